@@ -1,0 +1,96 @@
+//! Wiring: build the registry from the sources' first reading, bind, log
+//! where berth listens, serve until told to stop, then drain.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::dns::forward::Forwarder;
+use crate::dns::server::{self, Handler};
+use crate::registry::{self, ZoneSettings};
+use crate::sources::zonefile::ZoneDir;
+
+/// How long open TCP connections get to finish after a stop signal.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// Signals the binary turns into calls: reload (SIGHUP) and stop (SIGTERM).
+pub struct Signals<S> {
+    pub reload: Arc<Notify>,
+    pub shutdown: S,
+}
+
+/// Runs berth until `signals.shutdown` completes.
+pub async fn run<S: Future<Output = ()>>(
+    config: Config,
+    signals: Signals<S>,
+) -> anyhow::Result<()> {
+    let Config {
+        listen,
+        zones,
+        zone_dir,
+        ttl,
+        ns_address,
+        wildcard_target,
+        docker,
+        upstreams,
+        upstream_timeout,
+        allow_recursion,
+        log_format: _,
+    } = config;
+
+    let settings = ZoneSettings {
+        zones: zones.clone(),
+        ttl,
+        ns_address,
+        wildcard_target,
+    };
+    let mut zone_files = zone_dir.map(|dir| ZoneDir::new(dir, zones.clone(), ttl));
+    // The first reading of the zone files is in place before the first query.
+    let initial = zone_files
+        .as_mut()
+        .map(|z| z.scan(true))
+        .unwrap_or_default();
+    let (registry, snapshot, writer_task) = registry::spawn(settings, initial);
+
+    if let Some(zone_files) = zone_files {
+        tokio::spawn(zone_files.watch(registry.clone(), signals.reload.clone()));
+    }
+    match docker {
+        crate::config::DockerEndpoint::Off => tracing::info!("docker source off"),
+        crate::config::DockerEndpoint::Url(url) => {
+            tracing::warn!(%url, "the docker source is not built yet; serving zone files only")
+        }
+    }
+
+    let forwarder = if upstreams.is_empty() {
+        tracing::info!("forwarding off: names outside berth's zones are refused");
+        None
+    } else {
+        tracing::info!(upstreams = ?upstreams, "forwarding other names");
+        Some(Forwarder::new(upstreams, upstream_timeout))
+    };
+    let handler = Arc::new(Handler {
+        snapshot,
+        forwarder,
+        allow_recursion,
+    });
+
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let bound = server::bind(&listen, workers).with_context(|| format!("binding {listen:?}"))?;
+    let addresses: Vec<SocketAddr> = bound.iter().map(|b| b.address).collect();
+    let running = server::serve(bound, handler)?;
+    for address in &addresses {
+        tracing::info!(%address, zones = ?zones.iter().map(|z| z.to_ascii()).collect::<Vec<_>>(), "dns listening");
+    }
+
+    signals.shutdown.await;
+    tracing::info!("shutting down");
+    running.stop(DRAIN_GRACE).await;
+    writer_task.abort();
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! The command line. Every flag is also an environment variable and a key in
+//! the optional TOML file; [`crate::config::Config::resolve`] merges the
+//! three (flag over variable over file over default) and validates the result.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use serde::Deserialize;
+
+/// Authoritative DNS for the containers on a Docker host.
+///
+/// berth answers A, AAAA, SRV, PTR and TXT queries for names in its zones from
+/// a live map of the host's containers and from RFC 1035 zone files, and
+/// forwards every other query to upstream resolvers.
+#[derive(Parser, Debug, Default, Deserialize)]
+#[command(name = "berth", version, about, long_about = None)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Cli {
+    /// Read settings from this TOML file; its keys are the long flag names.
+    #[arg(long, env = "BERTH_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// Address to answer DNS on, UDP and TCP; repeatable, IPv6 as [::1]:1053.
+    /// [default: 127.0.0.1:1053]
+    #[arg(
+        long,
+        env = "BERTH_LISTEN",
+        value_name = "ADDR:PORT",
+        value_delimiter = ','
+    )]
+    pub listen: Vec<String>,
+
+    /// Zone berth is authoritative for; repeatable. [default: apps.local]
+    #[arg(long, env = "BERTH_ZONE", value_name = "NAME", value_delimiter = ',')]
+    pub zone: Vec<String>,
+
+    /// Directory of RFC 1035 master files (*.zone), reloaded on SIGHUP and
+    /// when a file changes. [default: ./zones when it exists]
+    #[arg(long, env = "BERTH_ZONES", value_name = "DIR")]
+    pub zones: Option<PathBuf>,
+
+    /// TTL of generated records, and the SOA minimum (the negative TTL).
+    /// [default: 5]
+    #[arg(long, env = "BERTH_TTL", value_name = "SECONDS")]
+    pub ttl: Option<u32>,
+
+    /// Address of ns.<zone>, the host the zone's NS record names.
+    /// [default: the first --listen address, unless it is a wildcard]
+    #[arg(long, env = "BERTH_NS_ADDRESS", value_name = "IP")]
+    pub ns_address: Option<String>,
+
+    /// Answer every otherwise unknown name in a zone with this address
+    /// (a wildcard record, RFC 4592): the front-router model.
+    #[arg(long, env = "BERTH_WILDCARD_TARGET", value_name = "IP")]
+    pub wildcard_target: Option<String>,
+
+    /// Docker Engine API endpoint, or "off".
+    /// [default: $DOCKER_HOST, else unix:///var/run/docker.sock]
+    #[arg(long, env = "BERTH_DOCKER", value_name = "URL|off")]
+    pub docker: Option<String>,
+
+    /// Resolver to forward other queries to; repeatable, or "off" to refuse them.
+    /// [default: the nameservers in /etc/resolv.conf, except berth itself]
+    #[arg(
+        long,
+        env = "BERTH_UPSTREAM",
+        value_name = "ADDR[:PORT]|off",
+        value_delimiter = ','
+    )]
+    pub upstream: Vec<String>,
+
+    /// Clients allowed to use forwarding; others get REFUSED for names
+    /// outside berth's zones. Repeatable.
+    /// [default: loopback, 10/8, 172.16/12, 192.168/16, fc00::/7]
+    #[arg(
+        long,
+        env = "BERTH_ALLOW_RECURSION",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    pub allow_recursion: Vec<String>,
+
+    /// How long to wait for one upstream before trying the next.
+    /// [default: 2s]
+    #[arg(long, env = "BERTH_UPSTREAM_TIMEOUT", value_name = "DURATION")]
+    pub upstream_timeout: Option<String>,
+
+    /// Log format: "text" or "json". Filter with RUST_LOG. [default: text]
+    #[arg(long, env = "BERTH_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<String>,
+}

@@ -1,0 +1,405 @@
+//! Validated settings: plain data, built before anything binds. A bad value
+//! is a [`ConfigError`] that names the flag, and the binary exits with 64.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use hickory_proto::rr::Name;
+
+use crate::cli::Cli;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:1053";
+pub const DEFAULT_ZONE: &str = "apps.local";
+pub const DEFAULT_TTL: u32 = 5;
+pub const DEFAULT_DOCKER: &str = "unix:///var/run/docker.sock";
+const DNS_PORT: u16 = 53;
+pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
+/// Loopback, RFC 1918 and RFC 4193: the networks a host's own clients use.
+pub const DEFAULT_ALLOW_RECURSION: [&str; 6] = [
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--{flag}: {reason}")]
+    Invalid { flag: &'static str, reason: String },
+    #[error("--config {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+}
+
+fn invalid(flag: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        flag,
+        reason: reason.into(),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DockerEndpoint {
+    Off,
+    Url(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: Vec<SocketAddr>,
+    pub zones: Vec<Name>,
+    pub zone_dir: Option<PathBuf>,
+    pub ttl: u32,
+    pub ns_address: Option<IpAddr>,
+    pub wildcard_target: Option<IpAddr>,
+    pub docker: DockerEndpoint,
+    /// Empty: forwarding is off and other names are REFUSED.
+    pub upstreams: Vec<SocketAddr>,
+    pub upstream_timeout: Duration,
+    pub allow_recursion: Vec<IpNet>,
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Merges flags and environment (already in `cli`) over the TOML file
+    /// named by `--config`, applies defaults, and validates everything.
+    pub fn resolve(cli: Cli) -> Result<Config, ConfigError> {
+        let file = match &cli.config {
+            Some(path) => read_file(path)?,
+            None => Cli::default(),
+        };
+        let pick_vec =
+            |flag: Vec<String>, file: Vec<String>| if flag.is_empty() { file } else { flag };
+        let listen = pick_vec(cli.listen, file.listen);
+        let zone = pick_vec(cli.zone, file.zone);
+        let upstream = pick_vec(cli.upstream, file.upstream);
+
+        let listen = if listen.is_empty() {
+            vec![DEFAULT_LISTEN.to_string()]
+        } else {
+            listen
+        };
+        let listen = listen
+            .iter()
+            .map(|text| {
+                parse_socket(text, None)
+                    .ok_or_else(|| invalid("listen", format!("{text:?} is not ADDR:PORT")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let zone = if zone.is_empty() {
+            vec![DEFAULT_ZONE.to_string()]
+        } else {
+            zone
+        };
+        let mut zones = Vec::new();
+        for text in &zone {
+            let name = parse_zone(text)
+                .map_err(|reason| invalid("zone", format!("{text:?}: {reason}")))?;
+            if !zones.contains(&name) {
+                zones.push(name);
+            }
+        }
+
+        let zone_dir = match cli.zones.or(file.zones) {
+            Some(dir) if !dir.is_dir() => {
+                return Err(invalid(
+                    "zones",
+                    format!("{} is not a directory", dir.display()),
+                ));
+            }
+            Some(dir) => Some(dir),
+            None => Some(PathBuf::from("zones")).filter(|dir| dir.is_dir()),
+        };
+
+        let ttl = cli.ttl.or(file.ttl).unwrap_or(DEFAULT_TTL);
+        if ttl > i32::MAX as u32 {
+            return Err(invalid("ttl", "must be at most 2147483647 (RFC 2181 §8)"));
+        }
+
+        let ns_address =
+            match cli.ns_address.or(file.ns_address) {
+                Some(text) => Some(parse_ip(&text).ok_or_else(|| {
+                    invalid("ns-address", format!("{text:?} is not an IP address"))
+                })?),
+                None => listen
+                    .iter()
+                    .map(|a| a.ip())
+                    .find(|ip| !ip.is_unspecified()),
+            };
+        let wildcard_target = match cli.wildcard_target.or(file.wildcard_target) {
+            Some(text) => Some(parse_ip(&text).ok_or_else(|| {
+                invalid("wildcard-target", format!("{text:?} is not an IP address"))
+            })?),
+            None => None,
+        };
+
+        let docker = match cli.docker.or(file.docker) {
+            Some(text) if text == "off" => DockerEndpoint::Off,
+            Some(text) => DockerEndpoint::Url(check_docker_url(&text)?),
+            None => DockerEndpoint::Url(
+                std::env::var("DOCKER_HOST")
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| DEFAULT_DOCKER.to_string()),
+            ),
+        };
+
+        let upstreams = if upstream.iter().any(|u| u == "off") {
+            if upstream.len() > 1 {
+                return Err(invalid(
+                    "upstream",
+                    "\"off\" cannot be combined with addresses",
+                ));
+            }
+            Vec::new()
+        } else if upstream.is_empty() {
+            resolv_conf_nameservers(Path::new("/etc/resolv.conf"), &listen)
+        } else {
+            upstream
+                .iter()
+                .map(|text| {
+                    parse_socket(text, Some(DNS_PORT)).ok_or_else(|| {
+                        invalid(
+                            "upstream",
+                            format!("{text:?} is not ADDR[:PORT] or \"off\""),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        if let Some(looped) = upstreams.iter().find(|u| listen.contains(u)) {
+            return Err(invalid("upstream", format!("{looped} is berth itself")));
+        }
+
+        let upstream_timeout = match cli.upstream_timeout.or(file.upstream_timeout) {
+            Some(text) => parse_duration(&text).ok_or_else(|| {
+                invalid(
+                    "upstream-timeout",
+                    format!("{text:?} is not a duration such as 2s or 500ms"),
+                )
+            })?,
+            None => DEFAULT_UPSTREAM_TIMEOUT,
+        };
+
+        let allow = pick_vec(cli.allow_recursion, file.allow_recursion);
+        let allow: Vec<String> = if allow.is_empty() {
+            DEFAULT_ALLOW_RECURSION
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        } else {
+            allow
+        };
+        let allow_recursion = allow
+            .iter()
+            .map(|text| {
+                parse_net(text).ok_or_else(|| {
+                    invalid(
+                        "allow-recursion",
+                        format!("{text:?} is not an address or CIDR"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let log_format = match cli.log_format.or(file.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(invalid(
+                    "log-format",
+                    format!("{other:?} is not \"text\" or \"json\""),
+                ));
+            }
+        };
+
+        Ok(Config {
+            listen,
+            zones,
+            zone_dir,
+            ttl,
+            ns_address,
+            wildcard_target,
+            docker,
+            upstreams,
+            upstream_timeout,
+            allow_recursion,
+            log_format,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<Cli, ConfigError> {
+    let file_error = |reason: String| ConfigError::File {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+    toml::from_str(&text).map_err(|e| file_error(e.to_string()))
+}
+
+/// `ADDR:PORT`, `[V6]:PORT`, or — when `default_port` is given — a bare address.
+fn parse_socket(text: &str, default_port: Option<u16>) -> Option<SocketAddr> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Some(addr);
+    }
+    let ip = parse_ip(text)?;
+    Some(SocketAddr::new(ip, default_port?))
+}
+
+fn parse_ip(text: &str) -> Option<IpAddr> {
+    text.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
+}
+
+fn parse_net(text: &str) -> Option<IpNet> {
+    text.parse::<IpNet>()
+        .ok()
+        .or_else(|| parse_ip(text).map(IpNet::from))
+}
+
+/// `2s`, `500ms`, or a bare number of seconds.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let number: f64 = number.parse().ok()?;
+    let seconds = match unit {
+        "ms" => number / 1000.0,
+        "s" => number,
+        _ => return None,
+    };
+    (seconds > 0.0 && seconds <= 60.0).then(|| Duration::from_secs_f64(seconds))
+}
+
+fn parse_zone(text: &str) -> Result<Name, String> {
+    let name = Name::from_ascii(text).map_err(|e| e.to_string())?;
+    if name.is_root() || name.is_empty() {
+        return Err("berth will not be authoritative for the root".into());
+    }
+    if name.iter().any(|label| label == b"*") {
+        return Err("a zone name cannot contain a wildcard".into());
+    }
+    let mut name = name.to_lowercase();
+    name.set_fqdn(true);
+    Ok(name)
+}
+
+fn check_docker_url(text: &str) -> Result<String, ConfigError> {
+    let known = ["unix://", "tcp://", "http://", "https://"];
+    if known.iter().any(|scheme| text.starts_with(scheme)) {
+        Ok(text.to_string())
+    } else {
+        Err(invalid(
+            "docker",
+            format!("{text:?} is not unix://, tcp://, http(s):// or \"off\""),
+        ))
+    }
+}
+
+/// The `nameserver` lines of resolv.conf, minus any address berth listens
+/// on (a forwarding loop otherwise).
+pub fn resolv_conf_nameservers(path: &Path, listen: &[SocketAddr]) -> Vec<SocketAddr> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            (words.next() == Some("nameserver"))
+                .then(|| words.next())
+                .flatten()
+        })
+        // Drop a scope suffix such as fe80::1%eth0; berth cannot use it.
+        .filter_map(|addr| addr.split('%').next()?.parse::<IpAddr>().ok())
+        .map(|ip| SocketAddr::new(ip, DNS_PORT))
+        .filter(|addr| !listen.contains(addr))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn resolve(args: &[&str]) -> Result<Config, ConfigError> {
+        let mut argv = vec!["berth"];
+        argv.extend_from_slice(args);
+        Config::resolve(Cli::try_parse_from(argv).unwrap())
+    }
+
+    #[test]
+    fn defaults() {
+        let config = resolve(&["--docker", "off", "--upstream", "off"]).unwrap();
+        assert_eq!(config.listen, vec!["127.0.0.1:1053".parse().unwrap()]);
+        assert_eq!(config.zones[0].to_ascii(), "apps.local.");
+        assert_eq!(config.ttl, 5);
+        assert_eq!(config.ns_address, Some("127.0.0.1".parse().unwrap()));
+        assert!(config.upstreams.is_empty());
+    }
+
+    #[test]
+    fn errors_name_the_flag() {
+        let message = |args: &[&str]| resolve(args).unwrap_err().to_string();
+        assert!(message(&["--listen", "nowhere"]).starts_with("--listen:"));
+        assert!(message(&["--zone", "a..b"]).starts_with("--zone:"));
+        assert!(message(&["--ns-address", "x"]).starts_with("--ns-address:"));
+        assert!(message(&["--docker", "ftp://x"]).starts_with("--docker:"));
+        assert!(
+            message(&["--upstream", "off", "--upstream", "1.1.1.1"]).starts_with("--upstream:")
+        );
+        assert!(message(&["--zones", "/nonexistent/dir"]).starts_with("--zones:"));
+    }
+
+    #[test]
+    fn upstream_defaults_port_53() {
+        let config = resolve(&["--upstream", "127.0.0.2", "--upstream", "[::1]:5300"]).unwrap();
+        assert_eq!(config.upstreams[0], "127.0.0.2:53".parse().unwrap());
+        assert_eq!(config.upstreams[1], "[::1]:5300".parse().unwrap());
+    }
+
+    #[test]
+    fn resolv_conf_skips_berth_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("resolv.conf");
+        std::fs::write(
+            &path,
+            "# c\nnameserver 127.0.0.1\nnameserver 10.0.0.2\nsearch x\n",
+        )
+        .unwrap();
+        let listen = vec!["127.0.0.1:53".parse().unwrap()];
+        let found = resolv_conf_nameservers(&path, &listen);
+        assert_eq!(found, vec!["10.0.0.2:53".parse().unwrap()]);
+    }
+
+    #[test]
+    fn toml_file_under_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("berth.toml");
+        std::fs::write(
+            &path,
+            "ttl = 30\nzone = [\"a.test\"]\ndocker = \"off\"\nupstream = [\"off\"]\n",
+        )
+        .unwrap();
+        let config = resolve(&["--config", path.to_str().unwrap(), "--ttl", "7"]).unwrap();
+        assert_eq!(config.ttl, 7);
+        assert_eq!(config.zones[0].to_ascii(), "a.test.");
+        std::fs::write(&path, "bogus = 1\n").unwrap();
+        let error = resolve(&["--config", path.to_str().unwrap()]).unwrap_err();
+        assert!(error.to_string().contains("bogus"));
+    }
+}

@@ -1,0 +1,9 @@
+//! The DNS side: parsing queries, answering from a snapshot, forwarding the
+//! rest, and the sockets. Only this module knows DNS wire format; it never
+//! talks to Docker.
+
+pub mod answer;
+pub mod forward;
+mod response;
+pub mod server;
+pub mod wire;

@@ -1,0 +1,383 @@
+//! Sockets. UDP is served by plain threads, each with its own SO_REUSEPORT
+//! socket, answering from the snapshot without ever awaiting; only queries
+//! that must be forwarded go to the async runtime. TCP (RFC 7766) runs on
+//! the runtime: pipelined queries, answers as they are ready, idle timeout.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::runtime::Handle;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::answer::{self, Outcome, Transport, rcode};
+use super::forward::Forwarder;
+use crate::registry::SnapshotCell;
+
+/// How long a TCP connection may sit without a query (RFC 7766 §6.2.3).
+pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Open TCP connections at most; more are closed on accept.
+const MAX_TCP_CONNECTIONS: usize = 512;
+/// Responses waiting to be written on one TCP connection.
+const TCP_PIPELINE_DEPTH: usize = 64;
+/// How often an idle UDP worker checks whether to stop.
+const UDP_STOP_POLL: Duration = Duration::from_millis(200);
+/// Largest UDP query read; anything longer is truncated and then malformed.
+const MAX_UDP_QUERY: usize = 4096;
+
+/// What the server answers with: the registry's snapshots, and the way out
+/// for everything else.
+pub struct Handler {
+    pub snapshot: SnapshotCell,
+    pub forwarder: Option<Forwarder>,
+    /// Clients that may use forwarding; others get REFUSED.
+    pub allow_recursion: Vec<IpNet>,
+}
+
+impl Handler {
+    fn may_forward(&self, client: IpAddr) -> bool {
+        let client = match client {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
+            v4 => v4,
+        };
+        self.forwarder.is_some() && self.allow_recursion.iter().any(|net| net.contains(&client))
+    }
+
+    /// Answers from the snapshot. `Forward` means the caller must forward
+    /// (the client is allowed to) or has already been refused in `buf`.
+    fn respond(
+        &self,
+        packet: &[u8],
+        client: IpAddr,
+        transport: Transport,
+        buf: &mut Vec<u8>,
+    ) -> Outcome {
+        let snapshot = self.snapshot.load();
+        match answer::answer(&snapshot, packet, transport, buf) {
+            Outcome::Forward if self.may_forward(client) => Outcome::Forward,
+            Outcome::Forward => answer::reply_with_rcode(packet, buf, rcode::REFUSED, false),
+            other => other,
+        }
+    }
+
+    /// Forwards `packet`, or says SERVFAIL when no upstream answered.
+    async fn forward(&self, packet: &[u8]) -> Option<Vec<u8>> {
+        let forwarder = self.forwarder.as_ref()?;
+        if let Some(answer) = forwarder.forward(packet).await {
+            return Some(answer);
+        }
+        let mut buf = Vec::new();
+        match answer::reply_with_rcode(packet, &mut buf, rcode::SERVFAIL, true) {
+            Outcome::Reply(len) => {
+                buf.truncate(len);
+                Some(buf)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Sockets bound for one listen address.
+pub struct Bound {
+    pub address: SocketAddr,
+    udp: Vec<UdpSocket>,
+    tcp: std::net::TcpListener,
+}
+
+/// Binds UDP and TCP on each address. Port 0 picks one free port for both.
+/// `udp_sockets` sockets share each UDP port through SO_REUSEPORT, so the
+/// kernel spreads queries across the worker threads.
+pub fn bind(addresses: &[SocketAddr], udp_sockets: usize) -> io::Result<Vec<Bound>> {
+    addresses
+        .iter()
+        .map(|addr| bind_one(*addr, udp_sockets.max(1)))
+        .collect()
+}
+
+fn bind_one(requested: SocketAddr, udp_sockets: usize) -> io::Result<Bound> {
+    // With port 0 the TCP port is chosen first; UDP may find it taken, so try
+    // a few times.
+    let attempts = if requested.port() == 0 { 20 } else { 1 };
+    let mut last_error = None;
+    for _ in 0..attempts {
+        let tcp = tcp_listener(requested)?;
+        let address = tcp.local_addr()?;
+        match (0..udp_sockets)
+            .map(|_| udp_socket(address))
+            .collect::<io::Result<Vec<_>>>()
+        {
+            Ok(udp) => return Ok(Bound { address, udp, tcp }),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| io::Error::other("no free port")))
+}
+
+fn new_socket(address: SocketAddr, kind: Type, protocol: Protocol) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(address), kind, Some(protocol))?;
+    if address.is_ipv6() {
+        // [::]:53 and 0.0.0.0:53 can then both be listened on.
+        socket.set_only_v6(true)?;
+    }
+    Ok(socket)
+}
+
+fn udp_socket(address: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = new_socket(address, Type::DGRAM, Protocol::UDP)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&address.into())?;
+    socket.set_read_timeout(Some(UDP_STOP_POLL))?;
+    Ok(socket.into())
+}
+
+fn tcp_listener(address: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = new_socket(address, Type::STREAM, Protocol::TCP)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(1024)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// The running servers; dropping it does not stop them, [`Running::stop`] does.
+pub struct Running {
+    stop_udp: Arc<AtomicBool>,
+    udp_threads: Vec<JoinHandle<()>>,
+    tcp_shutdown: CancellationToken,
+    tcp_tasks: TaskTracker,
+}
+
+impl Running {
+    /// Stops accepting, lets open TCP connections finish within `grace`.
+    pub async fn stop(self, grace: Duration) {
+        self.stop_udp.store(true, Ordering::Relaxed);
+        self.tcp_shutdown.cancel();
+        self.tcp_tasks.close();
+        let _ = tokio::time::timeout(grace, self.tcp_tasks.wait()).await;
+        let threads = self.udp_threads;
+        let _ = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        })
+        .await;
+    }
+}
+
+/// Starts a UDP worker thread per socket and a TCP accept task per address.
+pub fn serve(bound: Vec<Bound>, handler: Arc<Handler>) -> io::Result<Running> {
+    let runtime = Handle::current();
+    let stop_udp = Arc::new(AtomicBool::new(false));
+    let tcp_shutdown = CancellationToken::new();
+    let tcp_tasks = TaskTracker::new();
+    let connections = Arc::new(Semaphore::new(MAX_TCP_CONNECTIONS));
+    let mut udp_threads = Vec::new();
+    for Bound { address, udp, tcp } in bound {
+        for (i, socket) in udp.into_iter().enumerate() {
+            let worker = UdpWorker {
+                socket: Arc::new(socket),
+                handler: handler.clone(),
+                runtime: runtime.clone(),
+                stop: stop_udp.clone(),
+            };
+            let thread = std::thread::Builder::new()
+                .name(format!("udp-{address}-{i}"))
+                .spawn(move || worker.run())?;
+            udp_threads.push(thread);
+        }
+        let listener = tokio::net::TcpListener::from_std(tcp)?;
+        tcp_tasks.spawn(accept_tcp(
+            listener,
+            handler.clone(),
+            connections.clone(),
+            tcp_shutdown.clone(),
+            tcp_tasks.clone(),
+        ));
+    }
+    Ok(Running {
+        stop_udp,
+        udp_threads,
+        tcp_shutdown,
+        tcp_tasks,
+    })
+}
+
+struct UdpWorker {
+    socket: Arc<UdpSocket>,
+    handler: Arc<Handler>,
+    runtime: Handle,
+    stop: Arc<AtomicBool>,
+}
+
+impl UdpWorker {
+    fn run(self) {
+        let mut packet = vec![0u8; MAX_UDP_QUERY];
+        let mut reply = Vec::with_capacity(answer::MAX_UDP_PAYLOAD as usize);
+        while !self.stop.load(Ordering::Relaxed) {
+            let (len, client) = match self.socket.recv_from(&mut packet) {
+                Ok(received) => received,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    continue;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "udp receive failed");
+                    continue;
+                }
+            };
+            let query = &packet[..len];
+            match self
+                .handler
+                .respond(query, client.ip(), Transport::Udp, &mut reply)
+            {
+                Outcome::Reply(len) => {
+                    // A failed send is the client's loss; UDP has no retry here.
+                    let _ = self.socket.send_to(&reply[..len], client);
+                }
+                Outcome::Forward => self.forward(query.to_vec(), client),
+                Outcome::Drop => {}
+            }
+        }
+    }
+
+    fn forward(&self, query: Vec<u8>, client: SocketAddr) {
+        let handler = self.handler.clone();
+        let socket = self.socket.clone();
+        self.runtime.spawn(async move {
+            if let Some(mut answer) = handler.forward(&query).await {
+                if answer.len() > 512 && !has_edns(&query) {
+                    truncate_for_udp(&mut answer, &query);
+                }
+                let _ = socket.send_to(&answer, client);
+            }
+        });
+    }
+}
+
+fn has_edns(query: &[u8]) -> bool {
+    query.get(10..12).is_some_and(|arcount| arcount != [0, 0])
+}
+
+/// An upstream answer too large for a client without EDNS: header and
+/// question with TC set, so the client retries over TCP.
+fn truncate_for_udp(answer: &mut Vec<u8>, query: &[u8]) {
+    let mut buf = Vec::new();
+    if let Outcome::Reply(len) = answer::reply_with_rcode(query, &mut buf, 0, true) {
+        buf.truncate(len);
+        buf[2] |= 0x02; // TC
+        buf[3] = (buf[3] & 0xf0) | (answer.get(3).copied().unwrap_or(0) & 0x0f);
+        *answer = buf;
+    }
+}
+
+async fn accept_tcp(
+    listener: tokio::net::TcpListener,
+    handler: Arc<Handler>,
+    connections: Arc<Semaphore>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.cancelled() => return,
+        };
+        let (stream, client) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(%error, "tcp accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        // Over the limit the connection is closed at once rather than queued.
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            continue;
+        };
+        let handler = handler.clone();
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            serve_tcp(stream, client, handler, shutdown).await;
+            drop(permit);
+        });
+    }
+}
+
+/// One TCP connection: reads length-prefixed queries until idle, closed, or
+/// shut down; answers local ones at once and forwarded ones when they return,
+/// so a slow upstream does not hold up the queries pipelined behind it.
+async fn serve_tcp(
+    stream: TcpStream,
+    client: SocketAddr,
+    handler: Arc<Handler>,
+    shutdown: CancellationToken,
+) {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, mut writer) = stream.into_split();
+    let (replies, mut outgoing) = mpsc::channel::<Vec<u8>>(TCP_PIPELINE_DEPTH);
+    let write_task = tokio::spawn(async move {
+        while let Some(reply) = outgoing.recv().await {
+            let Ok(len) = u16::try_from(reply.len()) else {
+                continue;
+            };
+            let mut framed = Vec::with_capacity(reply.len() + 2);
+            framed.extend_from_slice(&len.to_be_bytes());
+            framed.extend_from_slice(&reply);
+            if writer.write_all(&framed).await.is_err() {
+                return;
+            }
+        }
+        let _ = writer.shutdown().await;
+    });
+    let mut buf = Vec::new();
+    loop {
+        let read = async {
+            let len = reader.read_u16().await? as usize;
+            let mut query = vec![0u8; len];
+            reader.read_exact(&mut query).await?;
+            Ok::<_, io::Error>(query)
+        };
+        let query = tokio::select! {
+            read = tokio::time::timeout(TCP_IDLE_TIMEOUT, read) => match read {
+                Ok(Ok(query)) => query,
+                _ => break,
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        match handler.respond(&query, client.ip(), Transport::Tcp, &mut buf) {
+            Outcome::Reply(len) => {
+                if replies.send(buf[..len].to_vec()).await.is_err() {
+                    break;
+                }
+            }
+            Outcome::Forward => {
+                let handler = handler.clone();
+                let replies = replies.clone();
+                tokio::spawn(async move {
+                    if let Some(answer) = handler.forward(&query).await {
+                        let _ = replies.send(answer).await;
+                    }
+                });
+            }
+            // Nothing worth answering: RFC 7766 lets the server close.
+            Outcome::Drop => break,
+        }
+    }
+    drop(replies);
+    let _ = write_task.await;
+}

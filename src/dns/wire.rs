@@ -1,0 +1,297 @@
+//! Reading queries off the wire. Only what answering needs is parsed — the
+//! header, the one question, and the OPT record — with every length checked,
+//! so no packet can make the parser read out of bounds or panic.
+
+/// Header flag bits (RFC 1035 §4.1.1, RFC 4035 §3.2).
+pub const FLAG_QR: u16 = 0x8000;
+pub const FLAG_AA: u16 = 0x0400;
+pub const FLAG_TC: u16 = 0x0200;
+pub const FLAG_RD: u16 = 0x0100;
+pub const FLAG_RA: u16 = 0x0080;
+pub const FLAG_CD: u16 = 0x0010;
+
+pub const HEADER_LEN: usize = 12;
+pub const TYPE_OPT: u16 = 41;
+const MAX_NAME_LEN: usize = 255;
+
+/// EDNS(0) as the client asked for it (RFC 6891 §6.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Edns {
+    pub payload: u16,
+    pub version: u8,
+    pub dnssec_ok: bool,
+}
+
+/// A query that parsed cleanly.
+pub struct Query<'p> {
+    pub id: u16,
+    pub flags: u16,
+    /// The question exactly as the client sent it, case included (0x20).
+    pub question: &'p [u8],
+    /// The question name, lower-cased, uncompressed wire format.
+    pub qname: NameBuf,
+    pub qtype: u16,
+    pub qclass: u16,
+    pub edns: Option<Edns>,
+}
+
+impl Query<'_> {
+    pub fn opcode(&self) -> u8 {
+        opcode(self.flags)
+    }
+}
+
+pub fn opcode(flags: u16) -> u8 {
+    ((flags >> 11) & 0x0f) as u8
+}
+
+/// A name in a fixed buffer, so that parsing a query allocates nothing.
+#[derive(Clone)]
+pub struct NameBuf {
+    bytes: [u8; MAX_NAME_LEN],
+    len: usize,
+}
+
+impl NameBuf {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// Why a packet could not be answered normally.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Malformed {
+    /// Not worth a reply: shorter than a header, or itself a response
+    /// (answering responses invites reflection loops).
+    Drop,
+    /// The header is readable: reply FORMERR with its ID and opcode.
+    FormErr { id: u16, flags: u16 },
+    /// A well-formed header with an opcode berth does not implement.
+    NotImp { id: u16, flags: u16 },
+}
+
+fn be16(packet: &[u8], at: usize) -> Option<u16> {
+    let bytes = packet.get(at..at + 2)?;
+    Some(u16::from_be_bytes([bytes[0], bytes[1]]))
+}
+
+/// Parses a query. Every failure says how to reply, or not to.
+pub fn parse_query(packet: &[u8]) -> Result<Query<'_>, Malformed> {
+    let (Some(id), Some(flags)) = (be16(packet, 0), be16(packet, 2)) else {
+        return Err(Malformed::Drop);
+    };
+    if packet.len() < HEADER_LEN || flags & FLAG_QR != 0 {
+        return Err(Malformed::Drop);
+    }
+    if opcode(flags) != 0 {
+        return Err(Malformed::NotImp { id, flags });
+    }
+    let formerr = Malformed::FormErr { id, flags };
+    let count = |at| be16(packet, at).unwrap_or(0);
+    let (qdcount, ancount, nscount, arcount) = (count(4), count(6), count(8), count(10));
+    if qdcount != 1 || ancount != 0 || nscount != 0 {
+        return Err(formerr);
+    }
+
+    let mut qname = NameBuf {
+        bytes: [0; MAX_NAME_LEN],
+        len: 0,
+    };
+    let mut at = HEADER_LEN;
+    loop {
+        let Some(&len) = packet.get(at) else {
+            return Err(formerr);
+        };
+        // No compression in a question: there is nothing before it to point at.
+        if len & 0xc0 != 0 {
+            return Err(formerr);
+        }
+        let label = packet
+            .get(at..at + 1 + len as usize)
+            .ok_or(Malformed::FormErr { id, flags })?;
+        if qname.len + label.len() > MAX_NAME_LEN {
+            return Err(formerr);
+        }
+        qname.bytes[qname.len..qname.len + label.len()].copy_from_slice(label);
+        qname.len += label.len();
+        at += label.len();
+        if len == 0 {
+            break;
+        }
+    }
+    qname.bytes[..qname.len].make_ascii_lowercase();
+    let (Some(qtype), Some(qclass)) = (be16(packet, at), be16(packet, at + 2)) else {
+        return Err(formerr);
+    };
+    at += 4;
+    let question = &packet[HEADER_LEN..at];
+
+    let mut edns = None;
+    for _ in 0..arcount {
+        let (rtype, class, ttl, rdata, next) =
+            read_record(packet, at).ok_or(Malformed::FormErr { id, flags })?;
+        if rtype == TYPE_OPT {
+            // One OPT, owned by the root (RFC 6891 §6.1.1).
+            if edns.is_some() || packet.get(at) != Some(&0) {
+                return Err(formerr);
+            }
+            if !options_well_formed(rdata) {
+                return Err(formerr);
+            }
+            edns = Some(Edns {
+                payload: class,
+                version: (ttl >> 16) as u8,
+                dnssec_ok: ttl & 0x8000 != 0,
+            });
+        }
+        at = next;
+    }
+
+    Ok(Query {
+        id,
+        flags,
+        question,
+        qname,
+        qtype,
+        qclass,
+        edns,
+    })
+}
+
+/// Reads the resource record at `at`: its type, class, TTL, RDATA, and
+/// where the next one starts.
+fn read_record(packet: &[u8], mut at: usize) -> Option<(u16, u16, u32, &[u8], usize)> {
+    // Skip the owner name: labels ending in a root label or a pointer.
+    loop {
+        let len = *packet.get(at)?;
+        match len & 0xc0 {
+            0x00 if len == 0 => {
+                at += 1;
+                break;
+            }
+            0x00 => at += 1 + len as usize,
+            0xc0 => {
+                let pointer = (be16(packet, at)? & 0x3fff) as usize;
+                // A pointer must point backwards, at something already read.
+                if pointer >= at {
+                    return None;
+                }
+                at += 2;
+                break;
+            }
+            _ => return None,
+        }
+    }
+    let rtype = be16(packet, at)?;
+    let class = be16(packet, at + 2)?;
+    let ttl = u32::from(be16(packet, at + 4)?) << 16 | u32::from(be16(packet, at + 6)?);
+    let rdlength = be16(packet, at + 8)? as usize;
+    let start = at + 10;
+    let rdata = packet.get(start..start + rdlength)?;
+    Some((rtype, class, ttl, rdata, start + rdlength))
+}
+
+/// EDNS options are (code, length, data) triples that must fill the RDATA
+/// exactly; unknown codes are ignored (RFC 6891 §6.1.2).
+fn options_well_formed(mut rdata: &[u8]) -> bool {
+    while !rdata.is_empty() {
+        let Some(len) = be16(rdata, 2) else {
+            return false;
+        };
+        let Some(rest) = rdata.get(4 + len as usize..) else {
+            return false;
+        };
+        rdata = rest;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(name: &[u8], qtype: u16, extra: &[u8], arcount: u16) -> Vec<u8> {
+        let mut packet = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0];
+        packet.extend_from_slice(&arcount.to_be_bytes());
+        packet.extend_from_slice(name);
+        packet.extend_from_slice(&qtype.to_be_bytes());
+        packet.extend_from_slice(&[0, 1]);
+        packet.extend_from_slice(extra);
+        packet
+    }
+
+    #[test]
+    fn parses_question_and_edns() {
+        let opt = [0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0];
+        let packet = query(b"\x03WeB\x04apps\x05local\x00", 1, &opt, 1);
+        let q = parse_query(&packet).unwrap();
+        assert_eq!(q.id, 0x1234);
+        assert_eq!(q.qname.as_bytes(), b"\x03web\x04apps\x05local\x00");
+        assert_eq!(&q.question[..4], b"\x03WeB");
+        assert_eq!(
+            q.edns,
+            Some(Edns {
+                payload: 1232,
+                version: 0,
+                dnssec_ok: true
+            })
+        );
+    }
+
+    #[test]
+    fn rejects_what_is_malformed() {
+        assert_eq!(parse_query(&[1, 2, 3]).err(), Some(Malformed::Drop));
+        let pointer = query(b"\xc0\x0c", 1, &[], 0);
+        assert!(matches!(
+            parse_query(&pointer),
+            Err(Malformed::FormErr { .. })
+        ));
+        let long_label = query(b"\x40aaaa\x00", 1, &[], 0);
+        assert!(matches!(
+            parse_query(&long_label),
+            Err(Malformed::FormErr { .. })
+        ));
+        let mut truncated = query(b"\x03web\x00", 1, &[], 0);
+        truncated.truncate(truncated.len() - 3);
+        assert!(matches!(
+            parse_query(&truncated),
+            Err(Malformed::FormErr { .. })
+        ));
+        let two_opts = [0, 0, 41, 2, 0, 0, 0, 0, 0, 0, 0];
+        let doubled = query(b"\x00", 1, &[two_opts, two_opts].concat(), 2);
+        assert!(matches!(
+            parse_query(&doubled),
+            Err(Malformed::FormErr { .. })
+        ));
+        let bad_option = [0, 0, 41, 2, 0, 0, 0, 0, 0, 0, 3, 0, 1, 0];
+        let bad = query(b"\x00", 1, &bad_option, 1);
+        assert!(matches!(parse_query(&bad), Err(Malformed::FormErr { .. })));
+    }
+
+    #[test]
+    fn long_names_are_rejected() {
+        let mut name = Vec::new();
+        for _ in 0..5 {
+            name.push(63);
+            name.extend_from_slice(&[b'a'; 63]);
+        }
+        name.push(0);
+        let packet = query(&name, 1, &[], 0);
+        assert!(matches!(
+            parse_query(&packet),
+            Err(Malformed::FormErr { .. })
+        ));
+    }
+
+    #[test]
+    fn responses_and_other_opcodes() {
+        let mut packet = query(b"\x00", 1, &[], 0);
+        packet[2] |= 0x80;
+        assert_eq!(parse_query(&packet).err(), Some(Malformed::Drop));
+        packet[2] = 0x20; // opcode 4, NOTIFY
+        assert!(matches!(
+            parse_query(&packet),
+            Err(Malformed::NotImp { .. })
+        ));
+    }
+}

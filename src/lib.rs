@@ -1,0 +1,27 @@
+//! berth: authoritative DNS for the containers on a Docker host.
+//!
+//! ```text
+//! sources (tasks) ──Change──▶ registry writer ──publish──▶ Arc<Snapshot>
+//!  zonefile, docker            (one task)                      │ load, no locks
+//!                                                              ▼
+//!  UDP threads / TCP tasks ──▶ dns::answer ── in a zone ──▶ reply
+//!                                         └─ elsewhere ───▶ dns::forward
+//! ```
+//!
+//! - [`sources`] turn master files and Docker events into registry changes;
+//!   they never touch DNS wire format.
+//! - [`registry`] owns every source's records and publishes immutable
+//!   snapshots with pre-encoded RRsets; readers never wait for it.
+//! - [`dns`] parses queries, answers from the snapshot by the RFCs, forwards
+//!   the rest, and owns the sockets; it never talks to Docker.
+//! - [`cli`], [`config`] and [`app`] turn flags into a validated
+//!   [`config::Config`] and run everything.
+
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod dns;
+pub mod registry;
+pub mod sources;

@@ -1,0 +1,272 @@
+//! The immutable view readers answer from. A snapshot is published whole by
+//! the writer and swapped in atomically; readers never see half an update.
+//!
+//! Every RRset is encoded to wire format once, when it is published, so that
+//! answering a query is copying bytes, not building records.
+
+use std::sync::Arc;
+
+use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
+
+use super::name::{self, Labels, NameKey};
+use super::record::Record;
+
+/// Name → node map of one zone. Persistent, so publishing a change costs
+/// O(log n) path copies, not a rebuild of the whole map.
+pub type NodeMap = imbl::HashMap<Arc<[u8]>, Arc<Node>>;
+
+/// What berth does with names in a zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZoneKind {
+    /// A `--zone`: berth writes its SOA and NS and is authoritative.
+    Configured,
+    /// A master file with an origin of its own, served as written.
+    Static,
+    /// `arpa.`: PTR records for the addresses berth serves. Berth is not
+    /// authoritative for the reverse tree, so names it lacks are forwarded.
+    Reverse,
+}
+
+/// One zone as readers see it.
+pub struct Zone {
+    pub apex: Arc<[u8]>,
+    pub kind: ZoneKind,
+    pub serial: u32,
+    pub nodes: NodeMap,
+    /// The apex SOA with its TTL lowered to the SOA minimum (RFC 2308 §3),
+    /// ready for the authority section of negative answers.
+    pub negative_soa: Option<RRset>,
+    /// Whether any NS RRset exists below the apex; lets the hot path skip
+    /// the referral check in the usual zone that delegates nothing.
+    pub has_cuts: bool,
+}
+
+impl Zone {
+    pub fn node(&self, key: &[u8]) -> Option<&Node> {
+        self.nodes.get(key).map(|node| &**node)
+    }
+
+    pub fn is_authoritative(&self) -> bool {
+        self.kind != ZoneKind::Reverse
+    }
+}
+
+/// Everything berth answers from.
+#[derive(Default)]
+pub struct Snapshot {
+    /// Ordered longest apex first, so the first zone that contains a name
+    /// is its closest enclosing zone.
+    pub zones: Vec<Arc<Zone>>,
+}
+
+impl Snapshot {
+    /// The zone that `qname` (lower-cased wire format) falls in, if any.
+    pub fn zone_for(&self, qname: &[u8]) -> Option<&Zone> {
+        self.zones
+            .iter()
+            .map(|zone| &**zone)
+            .find(|zone| name::is_within(qname, &zone.apex))
+    }
+
+    pub fn zone(&self, apex: &[u8]) -> Option<&Zone> {
+        self.zones
+            .iter()
+            .map(|zone| &**zone)
+            .find(|zone| &*zone.apex == apex)
+    }
+}
+
+/// A name in a zone: its RRsets, or none for an empty non-terminal.
+#[derive(Debug)]
+pub struct Node {
+    /// The owner as the source wrote it (case preserved), in wire format.
+    pub owner: Box<[u8]>,
+    /// Sorted by type, at most one per type.
+    pub rrsets: Vec<RRset>,
+}
+
+impl Node {
+    pub fn empty_non_terminal(owner: &[u8]) -> Self {
+        Node {
+            owner: owner.into(),
+            rrsets: Vec::new(),
+        }
+    }
+
+    pub fn get(&self, rtype: u16) -> Option<&RRset> {
+        self.rrsets.iter().find(|set| set.rtype == rtype)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rrsets.is_empty()
+    }
+
+    /// Groups `records` (all owned by `owner`) into RRsets: duplicates
+    /// removed, one TTL per RRset (the lowest, RFC 2181 §5.2).
+    pub fn build(owner: &Name, records: &[&Record]) -> Self {
+        // (type, lowest TTL seen, distinct records)
+        let mut by_type: Vec<(RecordType, u32, Vec<&Record>)> = Vec::new();
+        for record in records {
+            let rtype = record.record_type();
+            match by_type.iter_mut().find(|(t, _, _)| *t == rtype) {
+                Some((_, ttl, list)) => {
+                    *ttl = (*ttl).min(record.ttl);
+                    if !list.iter().any(|r| r.data == record.data) {
+                        list.push(record);
+                    }
+                }
+                None => by_type.push((rtype, record.ttl, vec![record])),
+            }
+        }
+        by_type.sort_by_key(|(rtype, _, _)| u16::from(*rtype));
+        let rrsets = by_type
+            .into_iter()
+            .filter_map(|(rtype, ttl, list)| RRset::encode(rtype, ttl, &list))
+            .collect();
+        Node {
+            owner: name::wire(owner).into_boxed_slice(),
+            rrsets,
+        }
+    }
+}
+
+/// One RRset, pre-encoded: for each record, the wire bytes that follow its
+/// owner name (TYPE, CLASS, TTL, RDLENGTH, RDATA).
+#[derive(Clone, Debug)]
+pub struct RRset {
+    pub rtype: u16,
+    pub ttl: u32,
+    pub count: u16,
+    pub tails: Box<[u8]>,
+    /// Names whose addresses belong in the additional section (SRV and MX
+    /// targets, NS hosts), or the target of a CNAME; lower-cased wire keys.
+    pub targets: Box<[NameKey]>,
+    /// SOA only: the MINIMUM field, for negative-answer TTLs.
+    pub soa_minimum: Option<u32>,
+}
+
+const CLASS_IN: u16 = 1;
+
+impl RRset {
+    fn encode(rtype: RecordType, ttl: u32, records: &[&Record]) -> Option<Self> {
+        let mut tails = Vec::with_capacity(records.len() * 16);
+        let mut targets: Vec<NameKey> = Vec::new();
+        let mut count = 0u16;
+        let mut soa_minimum = None;
+        for record in records {
+            let start = tails.len();
+            tails.extend_from_slice(&u16::from(rtype).to_be_bytes());
+            tails.extend_from_slice(&CLASS_IN.to_be_bytes());
+            tails.extend_from_slice(&ttl.to_be_bytes());
+            tails.extend_from_slice(&[0, 0]);
+            let mut encoder = BinEncoder::new(&mut tails);
+            encoder.set_offset(start + 10);
+            encoder.set_name_encoding(NameEncoding::Uncompressed);
+            if record.data.emit(&mut encoder).is_err() {
+                tails.truncate(start);
+                continue;
+            }
+            let rdlength = tails.len() - start - 10;
+            let Ok(rdlength) = u16::try_from(rdlength) else {
+                tails.truncate(start);
+                continue;
+            };
+            tails[start + 8..start + 10].copy_from_slice(&rdlength.to_be_bytes());
+            count += 1;
+            let target = match &record.data {
+                RData::SRV(srv) => Some(&srv.target),
+                RData::MX(mx) => Some(&mx.exchange),
+                RData::NS(ns) => Some(&ns.0),
+                RData::CNAME(cname) => Some(&cname.0),
+                _ => None,
+            };
+            if let Some(target) = target {
+                let key = name::key(target);
+                if !targets.contains(&key) {
+                    targets.push(key);
+                }
+            }
+            if let RData::SOA(soa) = &record.data {
+                soa_minimum = Some(soa.minimum);
+            }
+        }
+        (count > 0).then(|| RRset {
+            rtype: rtype.into(),
+            ttl,
+            count,
+            tails: tails.into_boxed_slice(),
+            targets: targets.into_boxed_slice(),
+            soa_minimum,
+        })
+    }
+
+    /// The same records with every TTL set to `ttl`.
+    pub fn with_ttl(&self, ttl: u32) -> Self {
+        let mut copy = self.clone();
+        copy.ttl = ttl;
+        let mut at = 0usize;
+        while at + 10 <= copy.tails.len() {
+            copy.tails[at + 4..at + 8].copy_from_slice(&ttl.to_be_bytes());
+            let rdlength = u16::from_be_bytes([copy.tails[at + 8], copy.tails[at + 9]]);
+            at += 10 + rdlength as usize;
+        }
+        copy
+    }
+
+    /// Iterates the encoded records (each TYPE…RDATA).
+    pub fn records(&self) -> impl Iterator<Item = &[u8]> {
+        let mut at = 0usize;
+        std::iter::from_fn(move || {
+            let header = self.tails.get(at..at + 10)?;
+            let rdlength = u16::from_be_bytes([header[8], header[9]]) as usize;
+            let record = self.tails.get(at..at + 10 + rdlength)?;
+            at += 10 + rdlength;
+            Some(record)
+        })
+    }
+}
+
+/// Walks from `name` towards the apex of `zone`: the lookup keys of every
+/// ancestor strictly between them, nearest first.
+pub fn ancestors(name: &[u8], apex_len: usize) -> impl Iterator<Item = &[u8]> {
+    let labels = Labels::of(name);
+    (1..=labels.count())
+        .map(move |i| &name[labels.offset(i, name)..])
+        .take_while(move |suffix| suffix.len() > apex_len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    fn name(text: &str) -> Name {
+        Name::from_ascii(text).unwrap()
+    }
+
+    #[test]
+    fn rrsets_dedupe_and_take_lowest_ttl() {
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        let a = Record::address(name("x.z."), 30, ip);
+        let b = Record::address(name("x.z."), 10, ip);
+        let c = Record::address(name("x.z."), 20, other);
+        let node = Node::build(&name("x.z."), &[&a, &b, &c]);
+        let set = node.get(1).unwrap();
+        assert_eq!(set.count, 2);
+        assert_eq!(set.ttl, 10);
+        assert_eq!(set.records().count(), 2);
+        let first = set.records().next().unwrap();
+        assert_eq!(first, &[0, 1, 0, 1, 0, 0, 0, 10, 0, 4, 192, 0, 2, 1]);
+        assert_eq!(set.with_ttl(3).records().next().unwrap()[7], 3);
+    }
+
+    #[test]
+    fn ancestors_stop_above_apex() {
+        let key = name::key(&name("a.b.z."));
+        let apex = name::key(&name("z."));
+        let list: Vec<_> = ancestors(&key, apex.len()).collect();
+        assert_eq!(list, vec![&b"\x01b\x01z\x00"[..]]);
+    }
+}
