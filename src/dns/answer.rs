@@ -254,7 +254,10 @@ impl<'s> Lookup<'_, '_, 's> {
                 return rcode::NOERROR;
             }
             if let Some(set) = node.get(self.qtype) {
-                if self.answer(owner, set).is_ok() {
+                // RFC 1035 §3.3.9, RFC 2782: addresses of MX and SRV targets
+                // and NS hosts ride along; a CNAME's target is an answer, not
+                // additional data.
+                if self.answer(owner, set).is_ok() && self.qtype != rtype::CNAME {
                     self.additional(set);
                 }
                 return rcode::NOERROR;

@@ -1,1 +1,7 @@
-fn main() {}
+//! End-to-end tests: the real `berth` binary on a loopback port, queried by
+//! real `dig` and `kdig`, compared with real BIND. One test binary; one file
+//! per RFC or per integration.
+
+mod support;
+
+mod oracle;

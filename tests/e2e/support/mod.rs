@@ -1,0 +1,211 @@
+//! Real parts for the end-to-end tests: the `berth` binary on a port the
+//! kernel picks, `dig`/`kdig` as clients, BIND as an oracle. Every process
+//! started here is stopped by PID when its guard is dropped.
+
+#![allow(dead_code)]
+
+pub mod dig;
+pub mod named;
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a test waits for a process to come up or a condition to hold.
+/// Generous: CI runs on two busy cores. Tests never assert durations.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Whether a missing tool must fail the run (CI) rather than skip a test.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// True when `program` can be run. Outside CI a missing program skips the
+/// calling test with a loud message; in CI it is a failure.
+pub fn require(program: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(!in_ci(), "{program} is required in CI but is not installed");
+        eprintln!("SKIPPING: {program} is not installed (CI=true makes this a failure)");
+    }
+    found
+}
+
+/// The real berth binary, started on 127.0.0.1 port 0.
+pub struct Berth {
+    child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+    _workdir: tempfile::TempDir,
+}
+
+impl Berth {
+    /// Starts berth with `args`. Unless given, it listens on 127.0.0.1:0 and
+    /// has Docker and forwarding off; it runs in an empty directory, so no
+    /// `./zones` is picked up by accident.
+    pub fn start(args: &[&str]) -> Berth {
+        let workdir = tempfile::tempdir().expect("temp dir");
+        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let has = |flag: &str| args.contains(&flag);
+        if !has("--listen") {
+            all.extend(["--listen".into(), "127.0.0.1:0".into()]);
+        }
+        if !has("--docker") {
+            all.extend(["--docker".into(), "off".into()]);
+        }
+        if !has("--upstream") {
+            all.extend(["--upstream".into(), "off".into()]);
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(&all)
+            .current_dir(workdir.path())
+            .env("RUST_LOG", "info")
+            .env_remove("BERTH_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn berth");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = listening_address(&line) {
+                    let _ = tx.send(addr);
+                }
+                let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let addr = match rx.recv_timeout(DEADLINE) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let log = log.lock().map(|l| l.clone()).unwrap_or_default();
+                panic!("berth did not report a listening address; log:\n{log}");
+            }
+        };
+        Berth {
+            child,
+            addr,
+            log,
+            _workdir: workdir,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything berth has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Waits until the log contains `needle`.
+    pub fn wait_for_log(&self, needle: &str) {
+        let found = wait_until(|| self.log().contains(needle));
+        assert!(found, "berth never logged {needle:?}; log:\n{}", self.log());
+    }
+
+    /// Sends SIGHUP, berth's reload signal.
+    pub fn reload(&self) {
+        signal(self.pid(), "HUP");
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Queries berth with dig.
+    pub fn dig(&self, args: &[&str]) -> dig::Answer {
+        dig::dig(self.addr, args)
+    }
+}
+
+impl Drop for Berth {
+    fn drop(&mut self) {
+        signal(self.pid(), "TERM");
+        let stopped = wait_until_for(Duration::from_secs(5), || {
+            matches!(self.child.try_wait(), Ok(Some(_)))
+        });
+        if !stopped {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// The address in berth's "dns listening address=…" log line.
+fn listening_address(line: &str) -> Option<SocketAddr> {
+    if !line.contains("dns listening") {
+        return None;
+    }
+    let rest = &line[line.find("address=")? + "address=".len()..];
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+pub fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// Polls `condition` until it holds or [`DEADLINE`] passes.
+pub fn wait_until(condition: impl FnMut() -> bool) -> bool {
+    wait_until_for(DEADLINE, condition)
+}
+
+pub fn wait_until_for(deadline: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if condition() {
+            return true;
+        }
+        if start.elapsed() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A loopback port free for both UDP and TCP right now, for programs that
+/// cannot bind port 0 and report it.
+pub fn free_port() -> u16 {
+    for _ in 0..100 {
+        let Ok(tcp) = TcpListener::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let Ok(addr) = tcp.local_addr() else {
+            continue;
+        };
+        if UdpSocket::bind(addr).is_ok() {
+            return addr.port();
+        }
+    }
+    panic!("no free loopback port");
+}
+
+/// Writes `text` to `dir/name` and returns the path as a string.
+pub fn write_file(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write file");
+    path.to_string_lossy().into_owned()
+}
