@@ -94,8 +94,8 @@ pub fn parse(text: &str) -> Answer {
                 .to_string();
         }
         let lower = trimmed.to_ascii_lowercase();
-        if lower.starts_with(";; flags:") {
-            let flags = lower[";; flags:".len()..].split(';').next().unwrap_or("");
+        if let Some(rest) = lower.strip_prefix(";; flags:") {
+            let flags = rest.split(';').next().unwrap_or("");
             answer.flags = flags.split_whitespace().map(str::to_string).collect();
         }
         if lower.starts_with("; edns: version:") || lower.starts_with(";; version:") {
