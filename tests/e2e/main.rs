@@ -4,4 +4,8 @@
 
 mod support;
 
+mod cli;
+mod malformed;
 mod oracle;
+mod rfc;
+mod zonefiles;

@@ -6,6 +6,7 @@
 
 pub mod dig;
 pub mod named;
+pub mod raw;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, UdpSocket};

@@ -1,0 +1,142 @@
+//! Master files under `--zones`: reloaded on change and on SIGHUP; a broken
+//! file keeps the last good data and the log names the file and line.
+
+use crate::support::{Berth, require, wait_until};
+
+fn serial(berth: &Berth, zone: &str) -> u64 {
+    let soa = berth.dig(&[zone, "SOA"]);
+    soa.answer
+        .first()
+        .and_then(|rr| rr.rdata.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or_else(|| panic!("no SOA for {zone}:\n{}", soa.raw))
+}
+
+#[test]
+fn changed_files_are_reloaded_and_bump_the_serial() {
+    if !require("dig") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("apps.local.zone");
+    std::fs::write(&file, "$TTL 60\nweb IN A 192.0.2.1\n").unwrap();
+    let berth = Berth::start(&["--zones", dir.path().to_str().unwrap()]);
+    assert_eq!(
+        berth.dig(&["web.apps.local", "A"]).rdata("A"),
+        ["192.0.2.1"]
+    );
+    let before = serial(&berth, "apps.local");
+
+    std::fs::write(&file, "$TTL 60\nweb IN A 192.0.2.2\nnew IN A 192.0.2.3\n").unwrap();
+    let reloaded = wait_until(|| berth.dig(&["web.apps.local", "A"]).rdata("A") == ["192.0.2.2"]);
+    assert!(
+        reloaded,
+        "the change was not picked up; log:\n{}",
+        berth.log()
+    );
+    assert_eq!(
+        berth.dig(&["new.apps.local", "A"]).rdata("A"),
+        ["192.0.2.3"]
+    );
+    assert!(
+        serial(&berth, "apps.local") > before,
+        "the SOA serial moves on every change"
+    );
+}
+
+#[test]
+fn a_broken_file_keeps_the_last_good_data_and_names_the_line() {
+    if !require("dig") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("apps.local.zone");
+    std::fs::write(&file, "$TTL 60\nweb IN A 192.0.2.1\n").unwrap();
+    let berth = Berth::start(&["--zones", dir.path().to_str().unwrap()]);
+
+    std::fs::write(
+        &file,
+        "$TTL 60\nweb IN A 192.0.2.1\nother IN A 192.0.2.9\nbroken IN A 999.1.1.1\n",
+    )
+    .unwrap();
+    berth.reload();
+    berth.wait_for_log("zone file rejected");
+    let log = berth.log();
+    assert!(
+        log.contains("apps.local.zone:4:"),
+        "the log names file and line:\n{log}"
+    );
+    assert_eq!(
+        berth.dig(&["web.apps.local", "A"]).rdata("A"),
+        ["192.0.2.1"]
+    );
+    assert_eq!(
+        berth.dig(&["other.apps.local", "A"]).status,
+        "NXDOMAIN",
+        "nothing from the broken file"
+    );
+
+    std::fs::write(&file, "$TTL 60\nweb IN A 192.0.2.5\n").unwrap();
+    berth.reload();
+    assert!(wait_until(|| berth
+        .dig(&["web.apps.local", "A"])
+        .rdata("A")
+        == ["192.0.2.5"]));
+}
+
+#[test]
+fn sighup_rereads_every_file() {
+    if !require("dig") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("apps.local.zone"),
+        "$TTL 60\nweb IN A 192.0.2.1\n",
+    )
+    .unwrap();
+    let berth = Berth::start(&["--zones", dir.path().to_str().unwrap()]);
+    berth.wait_for_log("zone file loaded");
+    let loads = |log: &str| log.matches("zone file loaded").count();
+    let before = loads(&berth.log());
+    berth.reload();
+    assert!(
+        wait_until(|| loads(&berth.log()) > before),
+        "SIGHUP did not reload:\n{}",
+        berth.log()
+    );
+    assert_eq!(
+        berth.dig(&["web.apps.local", "A"]).rdata("A"),
+        ["192.0.2.1"]
+    );
+}
+
+#[test]
+fn a_file_with_a_new_origin_becomes_a_zone_of_its_own() {
+    if !require("dig") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let berth = Berth::start(&["--zones", dir.path().to_str().unwrap()]);
+    assert_eq!(berth.dig(&["www.static.test", "A"]).status, "REFUSED");
+
+    let zone = "$ORIGIN static.test.\n$TTL 120\n@ IN SOA ns hostmaster ( 42 3600 600 86400 30 )\n\
+                @ IN NS ns\nns IN A 192.0.2.53\nwww IN A 192.0.2.80\n";
+    std::fs::write(dir.path().join("static.test.zone"), zone).unwrap();
+    assert!(wait_until(|| berth
+        .dig(&["www.static.test", "A"])
+        .rdata("A")
+        == ["192.0.2.80"]));
+    assert_eq!(
+        serial(&berth, "static.test"),
+        42,
+        "a static zone keeps its own SOA"
+    );
+    let missing = berth.dig(&["nope.static.test", "A"]);
+    assert_eq!(missing.status, "NXDOMAIN");
+    assert_eq!(missing.authority[0].ttl, 30);
+
+    std::fs::remove_file(dir.path().join("static.test.zone")).unwrap();
+    assert!(wait_until(
+        || berth.dig(&["www.static.test", "A"]).status == "REFUSED"
+    ));
+}
