@@ -79,7 +79,7 @@ fn rfc1035_malformed_questions_get_formerr() {
     two[5] = 2;
     expect_formerr(&berth, &two, "QDCOUNT 2 with one question");
     let mut two_real = raw::query(6, "web.apps.local", 1);
-    two_real.extend_from_slice(&two_real[12..].to_vec());
+    two_real.extend_from_within(12..);
     two_real[5] = 2;
     expect_formerr(&berth, &two_real, "QDCOUNT 2");
 
