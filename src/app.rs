@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::dns::forward::Forwarder;
@@ -40,6 +41,7 @@ pub async fn run<S: Future<Output = ()>>(
         upstreams,
         upstream_timeout,
         allow_recursion,
+        http,
         log_format: _,
     } = config;
 
@@ -74,6 +76,20 @@ pub async fn run<S: Future<Output = ()>>(
         tracing::info!(upstreams = ?upstreams, "forwarding other names");
         Some(Forwarder::new(upstreams, upstream_timeout))
     };
+    let http_shutdown = CancellationToken::new();
+    if let Some(address) = http {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("binding --http {address}"))?;
+        let address = listener.local_addr()?;
+        tokio::spawn(crate::http::serve(
+            listener,
+            snapshot.clone(),
+            http_shutdown.clone(),
+        ));
+        tracing::info!(%address, "http listening");
+    }
+
     let handler = Arc::new(Handler {
         snapshot,
         forwarder,
@@ -90,6 +106,7 @@ pub async fn run<S: Future<Output = ()>>(
 
     signals.shutdown.await;
     tracing::info!("shutting down");
+    http_shutdown.cancel();
     running.stop(DRAIN_GRACE).await;
     writer_task.abort();
     Ok(())

@@ -86,6 +86,11 @@ pub struct Cli {
     #[arg(long, env = "BERTH_UPSTREAM_TIMEOUT", value_name = "DURATION")]
     pub upstream_timeout: Option<String>,
 
+    /// Address for HTTP: /healthz, /metrics (Prometheus) and /v1/records
+    /// (JSON), or "off". [default: 127.0.0.1:8053]
+    #[arg(long, env = "BERTH_HTTP", value_name = "ADDR:PORT|off")]
+    pub http: Option<String>,
+
     /// Log format: "text" or "json". Filter with RUST_LOG. [default: text]
     #[arg(long, env = "BERTH_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,

@@ -14,6 +14,7 @@ use crate::cli::Cli;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:1053";
 pub const DEFAULT_ZONE: &str = "apps.local";
 pub const DEFAULT_TTL: u32 = 5;
+pub const DEFAULT_HTTP: &str = "127.0.0.1:8053";
 pub const DEFAULT_DOCKER: &str = "unix:///var/run/docker.sock";
 const DNS_PORT: u16 = 53;
 pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
@@ -67,6 +68,8 @@ pub struct Config {
     pub upstreams: Vec<SocketAddr>,
     pub upstream_timeout: Duration,
     pub allow_recursion: Vec<IpNet>,
+    /// None: no HTTP endpoint.
+    pub http: Option<SocketAddr>,
     pub log_format: LogFormat,
 }
 
@@ -213,6 +216,15 @@ impl Config {
             })
             .collect::<Result<Vec<_>, _>>()?;
 
+        let http =
+            match cli.http.or(file.http).as_deref() {
+                Some("off") => None,
+                Some(text) => Some(parse_socket(text, None).ok_or_else(|| {
+                    invalid("http", format!("{text:?} is not ADDR:PORT or \"off\""))
+                })?),
+                None => DEFAULT_HTTP.parse().ok(),
+            };
+
         let log_format = match cli.log_format.or(file.log_format).as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -235,6 +247,7 @@ impl Config {
             upstreams,
             upstream_timeout,
             allow_recursion,
+            http,
             log_format,
         })
     }

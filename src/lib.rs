@@ -14,6 +14,7 @@
 //!   snapshots with pre-encoded RRsets; readers never wait for it.
 //! - [`dns`] parses queries, answers from the snapshot by the RFCs, forwards
 //!   the rest, and owns the sockets; it never talks to Docker.
+//! - [`http`] shows the snapshot and the [`metrics`] to operators.
 //! - [`cli`], [`config`] and [`app`] turn flags into a validated
 //!   [`config::Config`] and run everything.
 
@@ -23,5 +24,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod dns;
+pub mod http;
+pub mod metrics;
 pub mod registry;
 pub mod sources;

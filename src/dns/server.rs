@@ -21,6 +21,7 @@ use tokio_util::task::TaskTracker;
 
 use super::answer::{self, Outcome, Transport, rcode};
 use super::forward::Forwarder;
+use crate::metrics::{self, Event};
 use crate::registry::SnapshotCell;
 
 /// How long a TCP connection may sit without a query (RFC 7766 §6.2.3).
@@ -61,11 +62,29 @@ impl Handler {
         transport: Transport,
         buf: &mut Vec<u8>,
     ) -> Outcome {
+        metrics::count(match transport {
+            Transport::Udp => Event::UdpQuery,
+            Transport::Tcp => Event::TcpQuery,
+        });
         let snapshot = self.snapshot.load();
         match answer::answer(&snapshot, packet, transport, buf) {
-            Outcome::Forward if self.may_forward(client) => Outcome::Forward,
-            Outcome::Forward => answer::reply_with_rcode(packet, buf, rcode::REFUSED, false),
-            other => other,
+            Outcome::Forward if self.may_forward(client) => {
+                metrics::count(Event::Forwarded);
+                Outcome::Forward
+            }
+            Outcome::Forward => {
+                metrics::count(Event::Refused);
+                answer::reply_with_rcode(packet, buf, rcode::REFUSED, false)
+            }
+            Outcome::Reply(len) => {
+                let code = buf.get(3).map_or(0, |flags| flags & 0x0f);
+                metrics::count(Event::Answered(code));
+                Outcome::Reply(len)
+            }
+            Outcome::Drop => {
+                metrics::count(Event::Dropped);
+                Outcome::Drop
+            }
         }
     }
 
@@ -75,6 +94,7 @@ impl Handler {
         if let Some(answer) = forwarder.forward(packet).await {
             return Some(answer);
         }
+        metrics::count(Event::ForwardFailed);
         let mut buf = Vec::new();
         match answer::reply_with_rcode(packet, &mut buf, rcode::SERVFAIL, true) {
             Outcome::Reply(len) => {

@@ -37,6 +37,7 @@ fn bad_flags_exit_64_and_name_the_flag() {
         (&["--allow-recursion", "10.0.0.0/99"], "--allow-recursion"),
         (&["--zones", "/nonexistent/berth/zones"], "--zones"),
         (&["--log-format", "xml"], "--log-format"),
+        (&["--http", "everywhere"], "--http"),
     ];
     for (args, flag) in cases {
         let (code, text) = berth(args);
@@ -64,6 +65,7 @@ fn help_documents_every_flag_and_its_variable() {
         "--upstream-timeout",
         "--allow-recursion",
         "--log-format",
+        "--http",
         "--config",
     ] {
         assert!(text.contains(flag), "--help lacks {flag}:\n{text}");

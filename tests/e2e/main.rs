@@ -5,6 +5,7 @@
 mod support;
 
 mod cli;
+mod http;
 mod malformed;
 mod oracle;
 mod rfc;

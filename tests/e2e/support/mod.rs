@@ -64,6 +64,9 @@ impl Berth {
         if !has("--upstream") {
             all.extend(["--upstream".into(), "off".into()]);
         }
+        if !has("--http") {
+            all.extend(["--http".into(), "127.0.0.1:0".into()]);
+        }
         let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
             .args(&all)
             .current_dir(workdir.path())
@@ -80,7 +83,7 @@ impl Berth {
         let sink = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = listening_address(&line) {
+                if let Some(addr) = listening_address(&line, "dns listening") {
                     let _ = tx.send(addr);
                 }
                 let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
@@ -134,6 +137,13 @@ impl Berth {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// The HTTP address berth logged, if it serves HTTP.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.log()
+            .lines()
+            .find_map(|line| listening_address(line, "http listening"))
+    }
+
     /// Queries berth with dig.
     pub fn dig(&self, args: &[&str]) -> dig::Answer {
         dig::dig(self.addr, args)
@@ -153,9 +163,10 @@ impl Drop for Berth {
     }
 }
 
-/// The address in berth's "dns listening address=…" log line.
-fn listening_address(line: &str) -> Option<SocketAddr> {
-    if !line.contains("dns listening") {
+/// The address in berth's "dns listening address=…" (or "http listening")
+/// log line.
+fn listening_address(line: &str, what: &str) -> Option<SocketAddr> {
+    if !line.contains(what) {
         return None;
     }
     let rest = &line[line.find("address=")? + "address=".len()..];

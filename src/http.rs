@@ -1,0 +1,183 @@
+//! The operator's window: `/healthz`, `/metrics` (Prometheus text) and
+//! `/v1/records` (every record berth serves, as JSON). Reads snapshots only;
+//! nothing here can change what berth answers.
+
+use std::convert::Infallible;
+use std::fmt::Write;
+
+use bytes::Bytes;
+use hickory_proto::rr::Record as WireRecord;
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics;
+use crate::registry::name::to_text;
+use crate::registry::{Snapshot, SnapshotCell, ZoneKind};
+
+/// Serves HTTP on `listener` until `shutdown` is cancelled.
+pub async fn serve(listener: TcpListener, snapshot: SnapshotCell, shutdown: CancellationToken) {
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "http accept failed");
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => return,
+        };
+        let snapshot = snapshot.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let snapshot = snapshot.clone();
+                async move { Ok::<_, Infallible>(route(&request, &snapshot.load())) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn route(request: &Request<Incoming>, snapshot: &Snapshot) -> Response<Full<Bytes>> {
+    if request.method() != Method::GET {
+        return reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "GET only\n".into(),
+        );
+    }
+    match request.uri().path() {
+        "/healthz" => reply(StatusCode::OK, "text/plain", "ok\n".into()),
+        "/metrics" => reply(
+            StatusCode::OK,
+            "text/plain; version=0.0.4",
+            render_metrics(snapshot),
+        ),
+        "/v1/records" => match serde_json::to_string_pretty(&records(snapshot)) {
+            Ok(json) => reply(StatusCode::OK, "application/json", json),
+            Err(error) => reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain",
+                format!("{error}\n"),
+            ),
+        },
+        _ => reply(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
+    }
+}
+
+fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    if let Ok(value) = content_type.parse() {
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+fn kind_name(kind: ZoneKind) -> &'static str {
+    match kind {
+        ZoneKind::Configured => "configured",
+        ZoneKind::Static => "static",
+        ZoneKind::Reverse => "reverse",
+    }
+}
+
+fn render_metrics(snapshot: &Snapshot) -> String {
+    let mut out = String::new();
+    metrics::render_queries(&mut out);
+    let _ = writeln!(
+        out,
+        "# HELP berth_zone_names Names (including empty non-terminals) in each zone."
+    );
+    let _ = writeln!(out, "# TYPE berth_zone_names gauge");
+    for zone in &snapshot.zones {
+        let _ = writeln!(
+            out,
+            "berth_zone_names{{zone=\"{}\",kind=\"{}\"}} {}",
+            to_text(&zone.apex),
+            kind_name(zone.kind),
+            zone.nodes.len()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP berth_zone_serial SOA serial of each zone berth is authoritative for."
+    );
+    let _ = writeln!(out, "# TYPE berth_zone_serial gauge");
+    for zone in snapshot
+        .zones
+        .iter()
+        .filter(|z| z.kind != ZoneKind::Reverse)
+    {
+        let _ = writeln!(
+            out,
+            "berth_zone_serial{{zone=\"{}\"}} {}",
+            to_text(&zone.apex),
+            zone.serial
+        );
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct ZoneJson {
+    zone: String,
+    kind: &'static str,
+    serial: u32,
+    records: Vec<RecordJson>,
+}
+
+#[derive(Serialize, PartialEq, Eq, PartialOrd, Ord)]
+struct RecordJson {
+    name: String,
+    #[serde(rename = "type")]
+    rtype: String,
+    ttl: u32,
+    data: String,
+}
+
+/// Every record in the snapshot, decoded back from its wire form, so the
+/// JSON shows exactly what berth sends.
+fn records(snapshot: &Snapshot) -> Vec<ZoneJson> {
+    snapshot
+        .zones
+        .iter()
+        .map(|zone| {
+            let mut records = Vec::new();
+            for node in zone.nodes.values() {
+                for set in &node.rrsets {
+                    for tail in set.records() {
+                        let mut wire = node.owner.to_vec();
+                        wire.extend_from_slice(tail);
+                        let mut decoder = BinDecoder::new(&wire);
+                        if let Ok(record) = WireRecord::read(&mut decoder) {
+                            records.push(RecordJson {
+                                name: record.name.to_ascii(),
+                                rtype: record.record_type().to_string(),
+                                ttl: record.ttl,
+                                data: record.data.to_string(),
+                            });
+                        }
+                    }
+                }
+            }
+            records.sort();
+            ZoneJson {
+                zone: to_text(&zone.apex),
+                kind: kind_name(zone.kind),
+                serial: zone.serial,
+                records,
+            }
+        })
+        .collect()
+}
