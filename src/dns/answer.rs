@@ -25,6 +25,7 @@ mod rtype {
     pub const A: u16 = 1;
     pub const NS: u16 = 2;
     pub const CNAME: u16 = 5;
+    pub const DS: u16 = 43;
     pub const SOA: u16 = 6;
     pub const PTR: u16 = 12;
     pub const AAAA: u16 = 28;
@@ -226,7 +227,7 @@ impl<'s> Lookup<'_, '_, 's> {
         let mut owner = Owner::Question;
         self.response.set_flags(FLAG_AA);
         for hop in 0..MAX_CHAIN {
-            let found = find(self.zone, name);
+            let found = find(self.zone, name, self.qtype);
             let node = match found {
                 Found::Exact(node) | Found::Wildcard(node) => node,
                 Found::Cut(cut) => {
@@ -381,15 +382,20 @@ fn lowercase_key(wire: &[u8]) -> Vec<u8> {
 /// The name search of RFC 1034 §4.3.2 step 3 with RFC 4592 wildcards:
 /// delegation first, then the exact name, then the wildcard at the closest
 /// encloser. Costs one hash lookup per label, whatever the zone's size.
-fn find<'z>(zone: &'z Zone, name: &[u8]) -> Found<'z> {
+fn find<'z>(zone: &'z Zone, name: &[u8], qtype: u16) -> Found<'z> {
     let apex_len = zone.apex.len();
     if zone.has_cuts {
-        // The cut nearest the apex wins; the apex's own NS is not a cut.
+        // The cut nearest the apex wins; the apex's own NS is not a cut. A DS
+        // RRset lives on the parent side of its cut (RFC 4035 §3.1.4.1), so a
+        // DS query for the cut itself is answered here.
         let mut cut = None;
         let chain = std::iter::once(name).chain(ancestors(name, apex_len));
         for suffix in chain {
             if suffix.len() <= apex_len {
                 break;
+            }
+            if qtype == rtype::DS && suffix.len() == name.len() {
+                continue;
             }
             if let Some(node) = zone.node(suffix)
                 && node.get(rtype::NS).is_some()

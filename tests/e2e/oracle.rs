@@ -33,6 +33,8 @@ const QUERIES: &[(&str, &str, &[&str])] = &[
     ("host2.example.", "A", &[]),
     ("_tcp.host2.example.", "SRV", &[]),
     ("subdel.example.", "NS", &[]),
+    ("subdel.example.", "DS", &[]),
+    ("host.subdel.example.", "DS", &[]),
     ("example.", "NS", &[]),
     ("example.", "SOA", &[]),
     // RFC 2308: NXDOMAIN and NODATA carry the SOA.
