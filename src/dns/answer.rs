@@ -71,13 +71,9 @@ pub fn answer(
     transport: Transport,
     buf: &mut Vec<u8>,
 ) -> Outcome {
-    let query = match wire::parse_query(packet) {
+    let query = match parse_or_reject(packet, buf) {
         Ok(query) => query,
-        Err(Malformed::Drop) => return Outcome::Drop,
-        Err(Malformed::FormErr { id, flags }) => {
-            return error_reply(buf, id, flags, rcode::FORMERR);
-        }
-        Err(Malformed::NotImp { id, flags }) => return error_reply(buf, id, flags, rcode::NOTIMP),
+        Err(outcome) => return outcome,
     };
     let limit = size_limit(&query, transport);
     let mut response = Response::new(
@@ -134,13 +130,9 @@ pub fn reply_with_rcode(
     code: u8,
     recursion_available: bool,
 ) -> Outcome {
-    let query = match wire::parse_query(packet) {
+    let query = match parse_or_reject(packet, buf) {
         Ok(query) => query,
-        Err(Malformed::Drop) => return Outcome::Drop,
-        Err(Malformed::FormErr { id, flags }) => {
-            return error_reply(buf, id, flags, rcode::FORMERR);
-        }
-        Err(Malformed::NotImp { id, flags }) => return error_reply(buf, id, flags, rcode::NOTIMP),
+        Err(outcome) => return outcome,
     };
     let mut response = Response::new(buf, query.id, query.flags, query.question, usize::MAX);
     response.set_rcode(code);
@@ -155,6 +147,15 @@ fn finish_with_opt(mut response: Response<'_, '_>, query: &Query<'_>) -> Outcome
         response.push_opt(MAX_UDP_PAYLOAD, 0, edns.dnssec_ok);
     }
     Outcome::Reply(response.finish())
+}
+
+/// Parses `packet`, or writes the reply (or no reply) a malformed one gets.
+fn parse_or_reject<'p>(packet: &'p [u8], buf: &mut Vec<u8>) -> Result<Query<'p>, Outcome> {
+    wire::parse_query(packet).map_err(|malformed| match malformed {
+        Malformed::Drop => Outcome::Drop,
+        Malformed::FormErr { id, flags } => error_reply(buf, id, flags, rcode::FORMERR),
+        Malformed::NotImp { id, flags } => error_reply(buf, id, flags, rcode::NOTIMP),
+    })
 }
 
 /// A reply to a packet whose question could not be read: the header alone.
