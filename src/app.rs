@@ -40,6 +40,7 @@ pub async fn run<S: Future<Output = ()>>(
         docker,
         upstreams,
         upstream_timeout,
+        cache_size,
         allow_recursion,
         http,
         log_format: _,
@@ -73,8 +74,12 @@ pub async fn run<S: Future<Output = ()>>(
         tracing::info!("forwarding off: names outside berth's zones are refused");
         None
     } else {
-        tracing::info!(upstreams = ?upstreams, "forwarding other names");
-        Some(Forwarder::new(upstreams, upstream_timeout))
+        tracing::info!(upstreams = ?upstreams, cache_size, "forwarding other names");
+        Some(Arc::new(Forwarder::new(
+            upstreams,
+            upstream_timeout,
+            cache_size,
+        )))
     };
     let http_shutdown = CancellationToken::new();
     if let Some(address) = http {

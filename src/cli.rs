@@ -91,6 +91,12 @@ pub struct Cli {
     #[arg(long, env = "BERTH_HTTP", value_name = "ADDR:PORT|off")]
     pub http: Option<String>,
 
+    /// Room in the cache of forwarded answers, in answers of up to 1 KiB
+    /// (a larger one takes a slot per KiB started); 0 turns the cache off.
+    /// [default: 10000]
+    #[arg(long, env = "BERTH_CACHE_SIZE", value_name = "ENTRIES")]
+    pub cache_size: Option<usize>,
+
     /// Log format: "text" or "json". Filter with RUST_LOG. [default: text]
     #[arg(long, env = "BERTH_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,

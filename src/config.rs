@@ -18,6 +18,10 @@ pub const DEFAULT_HTTP: &str = "127.0.0.1:8053";
 pub const DEFAULT_DOCKER: &str = "unix:///var/run/docker.sock";
 const DNS_PORT: u16 = 53;
 pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
+/// About 10 MiB of answers at most.
+pub const DEFAULT_CACHE_SIZE: usize = 10_000;
+/// Past this the cache's tables alone would take more than a small host has.
+const MAX_CACHE_SIZE: usize = 10_000_000;
 /// Loopback, RFC 1918 and RFC 4193: the networks a host's own clients use.
 pub const DEFAULT_ALLOW_RECURSION: [&str; 6] = [
     "127.0.0.0/8",
@@ -67,6 +71,8 @@ pub struct Config {
     /// Empty: forwarding is off and other names are REFUSED.
     pub upstreams: Vec<SocketAddr>,
     pub upstream_timeout: Duration,
+    /// In 1 KiB answers; 0: no cache.
+    pub cache_size: usize,
     pub allow_recursion: Vec<IpNet>,
     /// None: no HTTP endpoint.
     pub http: Option<SocketAddr>,
@@ -195,6 +201,17 @@ impl Config {
             None => DEFAULT_UPSTREAM_TIMEOUT,
         };
 
+        let cache_size = cli
+            .cache_size
+            .or(file.cache_size)
+            .unwrap_or(DEFAULT_CACHE_SIZE);
+        if cache_size > MAX_CACHE_SIZE {
+            return Err(invalid(
+                "cache-size",
+                format!("must be at most {MAX_CACHE_SIZE}"),
+            ));
+        }
+
         let allow = pick_vec(cli.allow_recursion, file.allow_recursion);
         let allow: Vec<String> = if allow.is_empty() {
             DEFAULT_ALLOW_RECURSION
@@ -246,6 +263,7 @@ impl Config {
             docker,
             upstreams,
             upstream_timeout,
+            cache_size,
             allow_recursion,
             http,
             log_format,
@@ -363,6 +381,7 @@ mod tests {
         assert_eq!(config.ttl, 5);
         assert_eq!(config.ns_address, Some("127.0.0.1".parse().unwrap()));
         assert!(config.upstreams.is_empty());
+        assert_eq!(config.cache_size, DEFAULT_CACHE_SIZE);
     }
 
     #[test]
@@ -376,6 +395,7 @@ mod tests {
             message(&["--upstream", "off", "--upstream", "1.1.1.1"]).starts_with("--upstream:")
         );
         assert!(message(&["--zones", "/nonexistent/dir"]).starts_with("--zones:"));
+        assert!(message(&["--cache-size", "99999999"]).starts_with("--cache-size:"));
     }
 
     #[test]

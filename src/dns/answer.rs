@@ -167,7 +167,7 @@ fn error_reply(buf: &mut Vec<u8>, id: u16, flags: u16, code: u8) -> Outcome {
 
 /// RFC 1035 §4.2.1 and RFC 6891 §6.2.5: 512 bytes without EDNS, else the
 /// client's size, at least 512, at most ours. TCP takes a full message.
-fn size_limit(query: &Query<'_>, transport: Transport) -> usize {
+pub fn size_limit(query: &Query<'_>, transport: Transport) -> usize {
     match (transport, query.edns) {
         (Transport::Tcp, _) => u16::MAX as usize,
         (Transport::Udp, None) => 512,

@@ -4,6 +4,6 @@
 
 pub mod answer;
 pub mod forward;
-mod response;
+pub(crate) mod response;
 pub mod server;
 pub mod wire;

@@ -140,13 +140,7 @@ impl<'b, 's> Response<'b, 's> {
     /// Adds the OPT record (RFC 6891 §6.1.3): our payload size, an extended
     /// RCODE, version 0, and the DO bit echoed.
     pub fn push_opt(&mut self, payload: u16, extended_rcode: u8, dnssec_ok: bool) {
-        let flags: u16 = if dnssec_ok { 0x8000 } else { 0 };
-        self.buf.push(0);
-        self.buf.extend_from_slice(&TYPE_OPT.to_be_bytes());
-        self.buf.extend_from_slice(&payload.to_be_bytes());
-        self.buf.extend_from_slice(&[extended_rcode, 0]);
-        self.buf.extend_from_slice(&flags.to_be_bytes());
-        self.buf.extend_from_slice(&[0, 0]);
+        write_opt(self.buf, payload, extended_rcode, dnssec_ok);
         self.counts[Section::Additional as usize] += 1;
     }
 
@@ -158,4 +152,15 @@ impl<'b, 's> Response<'b, 's> {
         }
         self.buf.len()
     }
+}
+
+/// Appends an OPT record without options; the caller counts it.
+pub fn write_opt(buf: &mut Vec<u8>, payload: u16, extended_rcode: u8, dnssec_ok: bool) {
+    let flags: u16 = if dnssec_ok { 0x8000 } else { 0 };
+    buf.push(0);
+    buf.extend_from_slice(&TYPE_OPT.to_be_bytes());
+    buf.extend_from_slice(&payload.to_be_bytes());
+    buf.extend_from_slice(&[extended_rcode, 0]);
+    buf.extend_from_slice(&flags.to_be_bytes());
+    buf.extend_from_slice(&[0, 0]);
 }

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::answer::{self, Outcome, Transport, rcode};
-use super::forward::Forwarder;
+use super::forward::{Begin, Forwarder, Pending};
 use crate::metrics::{self, Event};
 use crate::registry::SnapshotCell;
 
@@ -39,9 +39,19 @@ const MAX_UDP_QUERY: usize = 4096;
 /// for everything else.
 pub struct Handler {
     pub snapshot: SnapshotCell,
-    pub forwarder: Option<Forwarder>,
+    /// `None`: forwarding is off, names outside berth's zones are REFUSED.
+    pub forwarder: Option<Arc<Forwarder>>,
     /// Clients that may use forwarding; others get REFUSED.
     pub allow_recursion: Vec<IpNet>,
+}
+
+/// What to do with one query.
+enum Action {
+    /// Send the first this many bytes of the buffer.
+    Reply(usize),
+    /// Wait for an upstream, then send what it says.
+    Forward(Pending),
+    Drop,
 }
 
 impl Handler {
@@ -50,58 +60,50 @@ impl Handler {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
             v4 => v4,
         };
-        self.forwarder.is_some() && self.allow_recursion.iter().any(|net| net.contains(&client))
+        self.allow_recursion.iter().any(|net| net.contains(&client))
     }
 
-    /// Answers from the snapshot. `Forward` means the caller must forward
-    /// (the client is allowed to) or has already been refused in `buf`.
+    /// Answers from the snapshot or the forwarder's cache without waiting;
+    /// hands back what must wait for an upstream.
     fn respond(
         &self,
         packet: &[u8],
         client: IpAddr,
         transport: Transport,
         buf: &mut Vec<u8>,
-    ) -> Outcome {
+    ) -> Action {
         metrics::count(match transport {
             Transport::Udp => Event::UdpQuery,
             Transport::Tcp => Event::TcpQuery,
         });
         let snapshot = self.snapshot.load();
         match answer::answer(&snapshot, packet, transport, buf) {
-            Outcome::Forward if self.may_forward(client) => {
-                metrics::count(Event::Forwarded);
-                Outcome::Forward
-            }
-            Outcome::Forward => {
-                metrics::count(Event::Refused);
-                answer::reply_with_rcode(packet, buf, rcode::REFUSED, false)
-            }
             Outcome::Reply(len) => {
                 let code = buf.get(3).map_or(0, |flags| flags & 0x0f);
                 metrics::count(Event::Answered(code));
-                Outcome::Reply(len)
+                Action::Reply(len)
             }
             Outcome::Drop => {
                 metrics::count(Event::Dropped);
-                Outcome::Drop
+                Action::Drop
             }
-        }
-    }
-
-    /// Forwards `packet`, or says SERVFAIL when no upstream answered.
-    async fn forward(&self, packet: &[u8]) -> Option<Vec<u8>> {
-        let forwarder = self.forwarder.as_ref()?;
-        if let Some(answer) = forwarder.forward(packet).await {
-            return Some(answer);
-        }
-        metrics::count(Event::ForwardFailed);
-        let mut buf = Vec::new();
-        match answer::reply_with_rcode(packet, &mut buf, rcode::SERVFAIL, true) {
-            Outcome::Reply(len) => {
-                buf.truncate(len);
-                Some(buf)
-            }
-            _ => None,
+            Outcome::Forward => match &self.forwarder {
+                Some(forwarder) if self.may_forward(client) => {
+                    metrics::count(Event::Forwarded);
+                    match forwarder.begin(packet, transport, buf) {
+                        Begin::Reply(len) => Action::Reply(len),
+                        Begin::Pending(pending) => Action::Forward(pending),
+                        Begin::Drop => Action::Drop,
+                    }
+                }
+                _ => {
+                    metrics::count(Event::Refused);
+                    match answer::reply_with_rcode(packet, buf, rcode::REFUSED, false) {
+                        Outcome::Reply(len) => Action::Reply(len),
+                        _ => Action::Drop,
+                    }
+                }
+            },
         }
     }
 }
@@ -265,43 +267,21 @@ impl UdpWorker {
                 .handler
                 .respond(query, client.ip(), Transport::Udp, &mut reply)
             {
-                Outcome::Reply(len) => {
+                Action::Reply(len) => {
                     // A failed send is the client's loss; UDP has no retry here.
                     let _ = self.socket.send_to(&reply[..len], client);
                 }
-                Outcome::Forward => self.forward(query.to_vec(), client),
-                Outcome::Drop => {}
+                Action::Forward(pending) => {
+                    let socket = self.socket.clone();
+                    self.runtime.spawn(async move {
+                        if let Some(answer) = pending.finish().await {
+                            let _ = socket.send_to(&answer, client);
+                        }
+                    });
+                }
+                Action::Drop => {}
             }
         }
-    }
-
-    fn forward(&self, query: Vec<u8>, client: SocketAddr) {
-        let handler = self.handler.clone();
-        let socket = self.socket.clone();
-        self.runtime.spawn(async move {
-            if let Some(mut answer) = handler.forward(&query).await {
-                if answer.len() > 512 && !has_edns(&query) {
-                    truncate_for_udp(&mut answer, &query);
-                }
-                let _ = socket.send_to(&answer, client);
-            }
-        });
-    }
-}
-
-fn has_edns(query: &[u8]) -> bool {
-    query.get(10..12).is_some_and(|arcount| arcount != [0, 0])
-}
-
-/// An upstream answer too large for a client without EDNS: header and
-/// question with TC set, so the client retries over TCP.
-fn truncate_for_udp(answer: &mut Vec<u8>, query: &[u8]) {
-    let mut buf = Vec::new();
-    if let Outcome::Reply(len) = answer::reply_with_rcode(query, &mut buf, 0, true) {
-        buf.truncate(len);
-        buf[2] |= 0x02; // TC
-        buf[3] = (buf[3] & 0xf0) | (answer.get(3).copied().unwrap_or(0) & 0x0f);
-        *answer = buf;
     }
 }
 
@@ -380,22 +360,21 @@ async fn serve_tcp(
             _ = shutdown.cancelled() => break,
         };
         match handler.respond(&query, client.ip(), Transport::Tcp, &mut buf) {
-            Outcome::Reply(len) => {
+            Action::Reply(len) => {
                 if replies.send(buf[..len].to_vec()).await.is_err() {
                     break;
                 }
             }
-            Outcome::Forward => {
-                let handler = handler.clone();
+            Action::Forward(pending) => {
                 let replies = replies.clone();
                 tokio::spawn(async move {
-                    if let Some(answer) = handler.forward(&query).await {
+                    if let Some(answer) = pending.finish().await {
                         let _ = replies.send(answer).await;
                     }
                 });
             }
             // Nothing worth answering: RFC 7766 lets the server close.
-            Outcome::Drop => break,
+            Action::Drop => break,
         }
     }
     drop(replies);

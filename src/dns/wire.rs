@@ -70,7 +70,7 @@ pub enum Malformed {
     NotImp { id: u16, flags: u16 },
 }
 
-fn be16(packet: &[u8], at: usize) -> Option<u16> {
+pub fn be16(packet: &[u8], at: usize) -> Option<u16> {
     let bytes = packet.get(at..at + 2)?;
     Some(u16::from_be_bytes([bytes[0], bytes[1]]))
 }
@@ -128,23 +128,22 @@ pub fn parse_query(packet: &[u8]) -> Result<Query<'_>, Malformed> {
 
     let mut edns = None;
     for _ in 0..arcount {
-        let (rtype, class, ttl, rdata, next) =
-            read_record(packet, at).ok_or(Malformed::FormErr { id, flags })?;
-        if rtype == TYPE_OPT {
+        let record = read_record(packet, at).ok_or(Malformed::FormErr { id, flags })?;
+        if record.rtype == TYPE_OPT {
             // One OPT, owned by the root (RFC 6891 §6.1.1).
             if edns.is_some() || packet.get(at) != Some(&0) {
                 return Err(formerr);
             }
-            if !options_well_formed(rdata) {
+            if !options_well_formed(record.rdata) {
                 return Err(formerr);
             }
             edns = Some(Edns {
-                payload: class,
-                version: (ttl >> 16) as u8,
-                dnssec_ok: ttl & 0x8000 != 0,
+                payload: record.class,
+                version: (record.ttl >> 16) as u8,
+                dnssec_ok: record.ttl & 0x8000 != 0,
             });
         }
-        at = next;
+        at = record.end;
     }
 
     Ok(Query {
@@ -158,17 +157,26 @@ pub fn parse_query(packet: &[u8]) -> Result<Query<'_>, Malformed> {
     })
 }
 
-/// Reads the resource record at `at`: its type, class, TTL, RDATA, and
-/// where the next one starts.
-fn read_record(packet: &[u8], mut at: usize) -> Option<(u16, u16, u32, &[u8], usize)> {
-    // Skip the owner name: labels ending in a root label or a pointer.
+/// One resource record where it sits in a message.
+pub struct Record<'p> {
+    pub rtype: u16,
+    pub class: u16,
+    pub ttl: u32,
+    /// Where the TTL field is, so that it can be rewritten in place.
+    pub ttl_at: usize,
+    pub rdata: &'p [u8],
+    /// Where the record starts (its owner name) and where the next one does.
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Skips the name at `at`: labels ending in a root label or a pointer.
+/// Returns where the name ends.
+pub fn skip_name(packet: &[u8], mut at: usize) -> Option<usize> {
     loop {
         let len = *packet.get(at)?;
         match len & 0xc0 {
-            0x00 if len == 0 => {
-                at += 1;
-                break;
-            }
+            0x00 if len == 0 => return Some(at + 1),
             0x00 => at += 1 + len as usize,
             0xc0 => {
                 let pointer = (be16(packet, at)? & 0x3fff) as usize;
@@ -176,19 +184,31 @@ fn read_record(packet: &[u8], mut at: usize) -> Option<(u16, u16, u32, &[u8], us
                 if pointer >= at {
                     return None;
                 }
-                at += 2;
-                break;
+                return Some(at + 2);
             }
             _ => return None,
         }
     }
+}
+
+/// Reads the resource record at `at`.
+pub fn read_record(packet: &[u8], start: usize) -> Option<Record<'_>> {
+    let at = skip_name(packet, start)?;
     let rtype = be16(packet, at)?;
     let class = be16(packet, at + 2)?;
     let ttl = u32::from(be16(packet, at + 4)?) << 16 | u32::from(be16(packet, at + 6)?);
     let rdlength = be16(packet, at + 8)? as usize;
-    let start = at + 10;
-    let rdata = packet.get(start..start + rdlength)?;
-    Some((rtype, class, ttl, rdata, start + rdlength))
+    let rdata_at = at + 10;
+    let rdata = packet.get(rdata_at..rdata_at + rdlength)?;
+    Some(Record {
+        rtype,
+        class,
+        ttl,
+        ttl_at: at + 4,
+        rdata,
+        start,
+        end: rdata_at + rdlength,
+    })
 }
 
 /// EDNS options are (code, length, data) triples that must fill the RDATA

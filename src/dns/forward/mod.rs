@@ -1,0 +1,227 @@
+//! Forwarding queries berth does not own to upstream resolvers.
+//!
+//! ```text
+//! query ─▶ cache hit? ──yes──▶ reply (synchronous, on the UDP thread)
+//!             │ no
+//!             ▼
+//!          a slot free? ──no──▶ SERVFAIL
+//!             │ yes
+//!             ▼
+//!          same question out already? ──berth's own──▶ SERVFAIL (a loop)
+//!             │ no                      └─a client's─▶ wait for its answer
+//!             ▼
+//!          upstreams in turn (UDP, TCP on TC) ──▶ relay, cache, tell waiters
+//! ```
+//!
+//! The client that caused the exchange gets the upstream's answer byte for
+//! byte — RCODE, flags, every section, the upstream's OPT — under its own
+//! ID and question; others get it from [`stored::Stored`], which rewrites
+//! only what belongs to an exchange (ID, case, RD, TTLs, OPT).
+
+mod cache;
+mod flight;
+mod stored;
+mod upstream;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use self::cache::{Cache, KeyRef};
+use self::flight::{Flights, Follower, Join, Leader};
+use self::stored::Stored;
+use super::answer::{self, Outcome, Transport, rcode};
+use super::wire::{self, HEADER_LEN};
+use crate::metrics::{self, Event};
+
+/// Forwards waiting on an upstream at most. A dead or slow upstream holds
+/// each for up to a timeout per upstream; past this many, queries get
+/// SERVFAIL at once rather than piling up tasks and memory.
+pub const MAX_IN_FLIGHT: usize = 1024;
+
+pub struct Forwarder {
+    upstreams: Vec<SocketAddr>,
+    /// How long to wait for one upstream before trying the next.
+    timeout: Duration,
+    /// The upstream that answered last, tried first: a dead first upstream
+    /// then costs one timeout, not one per query.
+    preferred: AtomicUsize,
+    /// `None` when `--cache-size 0`.
+    cache: Option<Cache>,
+    flights: Arc<Flights>,
+    /// One permit per forward waiting on an upstream (leaders and
+    /// followers alike).
+    slots: Arc<Semaphore>,
+}
+
+/// How a query to be forwarded starts.
+pub enum Begin {
+    /// Answered already (from the cache, or SERVFAIL); the reply is this
+    /// many bytes at the start of the buffer.
+    Reply(usize),
+    /// Must wait for an upstream: run [`Pending::finish`] on the runtime.
+    Pending(Pending),
+    /// Not a query worth an answer.
+    Drop,
+}
+
+impl Forwarder {
+    /// `cache_size` is in units of one answer up to 1 KiB; 0 turns the
+    /// cache off.
+    pub fn new(upstreams: Vec<SocketAddr>, timeout: Duration, cache_size: usize) -> Self {
+        Forwarder {
+            upstreams,
+            timeout,
+            preferred: AtomicUsize::new(0),
+            cache: Cache::new(cache_size),
+            flights: Arc::default(),
+            slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+        }
+    }
+
+    /// Answers `packet` from the cache, or refuses it a slot, or hands back
+    /// the work of asking upstream. Never waits.
+    pub fn begin(self: &Arc<Self>, packet: &[u8], transport: Transport, buf: &mut Vec<u8>) -> Begin {
+        let Ok(query) = wire::parse_query(packet) else {
+            return Begin::Drop;
+        };
+        let key = KeyRef::of(&query);
+        if let Some((answer, age)) = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.get(key, Instant::now()))
+        {
+            answer.reply(packet, &query, age, answer::size_limit(&query, transport), buf);
+            return Begin::Reply(buf.len());
+        }
+        let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+            tracing::debug!("{MAX_IN_FLIGHT} forwards in flight; SERVFAIL");
+            return servfail(packet, buf);
+        };
+        let role = match self.flights.join(key, query.question) {
+            Join::Lead(leader) => Role::Lead(leader),
+            Join::Follow(follower) => Role::Follow(follower),
+            Join::Loop => {
+                tracing::warn!(
+                    name = %crate::registry::name::to_text(query.qname.as_bytes()),
+                    "a forwarded query came back to berth (a forwarding loop); SERVFAIL"
+                );
+                return servfail(packet, buf);
+            }
+        };
+        Begin::Pending(Pending {
+            forwarder: self.clone(),
+            packet: packet.to_vec(),
+            transport,
+            role,
+            _slot: slot,
+        })
+    }
+
+    /// Asks each upstream in turn, starting with the one that answered
+    /// last. `None` when none answered.
+    async fn ask_upstreams(&self, query: &[u8]) -> Option<Vec<u8>> {
+        let count = self.upstreams.len();
+        let first = self.preferred.load(Ordering::Relaxed);
+        for index in (0..count).map(|i| (first + i) % count) {
+            let upstream = self.upstreams[index];
+            match upstream::exchange(upstream, query, self.timeout).await {
+                Ok(answer) => {
+                    self.preferred.store(index, Ordering::Relaxed);
+                    return Some(answer);
+                }
+                Err(error) => tracing::debug!(%upstream, %error, "upstream failed"),
+            }
+        }
+        None
+    }
+}
+
+enum Role {
+    Lead(Leader),
+    Follow(Follower),
+}
+
+/// A query waiting on an upstream, holding one of the slots until it ends.
+pub struct Pending {
+    forwarder: Arc<Forwarder>,
+    packet: Vec<u8>,
+    transport: Transport,
+    role: Role,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Pending {
+    /// The reply for the client, SERVFAIL when no upstream answered.
+    pub async fn finish(self) -> Option<Vec<u8>> {
+        let Pending {
+            forwarder,
+            packet,
+            transport,
+            role,
+            _slot,
+        } = self;
+        let query = wire::parse_query(&packet).ok()?;
+        let limit = answer::size_limit(&query, transport);
+        let mut reply = Vec::new();
+        match role {
+            Role::Follow(follower) => match follower.wait().await {
+                Some(answer) => answer.reply(&packet, &query, 0, limit, &mut reply),
+                None => write_servfail(&packet, &mut reply),
+            },
+            Role::Lead(leader) => {
+                let mut outgoing = packet.clone();
+                outgoing[..2].copy_from_slice(&rand::random::<u16>().to_be_bytes());
+                stored::restore_question(&mut outgoing, HEADER_LEN + query.question.len(), leader.question());
+                reply = match forwarder.ask_upstreams(&outgoing).await {
+                    Some(answer) => answer,
+                    None => {
+                        write_servfail(&packet, &mut reply);
+                        reply
+                    }
+                };
+                // Parsing fails only for an answer broken past its question:
+                // the client still gets it as sent, waiters get SERVFAIL.
+                let parsed = match Stored::parse(&reply) {
+                    Ok(parsed) => Some(Arc::new(parsed)),
+                    Err(error) => {
+                        tracing::debug!(%error, "upstream answer cannot be reused");
+                        None
+                    }
+                };
+                if let (Some(cache), Some(parsed)) = (&forwarder.cache, &parsed) {
+                    cache.insert(KeyRef::of(&query), parsed.clone(), Instant::now());
+                }
+                leader.land(parsed);
+                if let Some(id) = reply.get_mut(..2) {
+                    id.copy_from_slice(&query.id.to_be_bytes());
+                }
+                stored::restore_question(&mut reply, HEADER_LEN + query.question.len(), query.question);
+                stored::fit(&mut reply, &packet, limit);
+            }
+        }
+        Some(reply)
+    }
+}
+
+/// Writes SERVFAIL for `packet` (with RA: berth does offer it recursion),
+/// and counts it. Leaves `buf` empty if the packet deserves no answer.
+fn write_servfail(packet: &[u8], buf: &mut Vec<u8>) {
+    metrics::count(Event::ForwardFailed);
+    match answer::reply_with_rcode(packet, buf, rcode::SERVFAIL, true) {
+        Outcome::Reply(len) => buf.truncate(len),
+        _ => buf.clear(),
+    }
+}
+
+fn servfail(packet: &[u8], buf: &mut Vec<u8>) -> Begin {
+    write_servfail(packet, buf);
+    if buf.is_empty() {
+        Begin::Drop
+    } else {
+        Begin::Reply(buf.len())
+    }
+}
