@@ -5,8 +5,10 @@
 mod support;
 
 mod cli;
+mod forwarding;
 mod http;
 mod malformed;
 mod oracle;
+mod resolvers;
 mod rfc;
 mod zonefiles;

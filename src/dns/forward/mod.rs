@@ -84,7 +84,12 @@ impl Forwarder {
 
     /// Answers `packet` from the cache, or refuses it a slot, or hands back
     /// the work of asking upstream. Never waits.
-    pub fn begin(self: &Arc<Self>, packet: &[u8], transport: Transport, buf: &mut Vec<u8>) -> Begin {
+    pub fn begin(
+        self: &Arc<Self>,
+        packet: &[u8],
+        transport: Transport,
+        buf: &mut Vec<u8>,
+    ) -> Begin {
         let Ok(query) = wire::parse_query(packet) else {
             return Begin::Drop;
         };
@@ -94,7 +99,13 @@ impl Forwarder {
             .as_ref()
             .and_then(|cache| cache.get(key, Instant::now()))
         {
-            answer.reply(packet, &query, age, answer::size_limit(&query, transport), buf);
+            answer.reply(
+                packet,
+                &query,
+                age,
+                answer::size_limit(&query, transport),
+                buf,
+            );
             return Begin::Reply(buf.len());
         }
         let Ok(slot) = self.slots.clone().try_acquire_owned() else {
@@ -175,7 +186,11 @@ impl Pending {
             Role::Lead(leader) => {
                 let mut outgoing = packet.clone();
                 outgoing[..2].copy_from_slice(&rand::random::<u16>().to_be_bytes());
-                stored::restore_question(&mut outgoing, HEADER_LEN + query.question.len(), leader.question());
+                stored::restore_question(
+                    &mut outgoing,
+                    HEADER_LEN + query.question.len(),
+                    leader.question(),
+                );
                 reply = match forwarder.ask_upstreams(&outgoing).await {
                     Some(answer) => answer,
                     None => {
@@ -199,7 +214,11 @@ impl Pending {
                 if let Some(id) = reply.get_mut(..2) {
                     id.copy_from_slice(&query.id.to_be_bytes());
                 }
-                stored::restore_question(&mut reply, HEADER_LEN + query.question.len(), query.question);
+                stored::restore_question(
+                    &mut reply,
+                    HEADER_LEN + query.question.len(),
+                    query.question,
+                );
                 stored::fit(&mut reply, &packet, limit);
             }
         }

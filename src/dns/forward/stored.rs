@@ -80,10 +80,14 @@ impl Stored {
                 break;
             }
             // RFC 2181 §8: a TTL with the top bit set means zero.
-            let ttl = if record.ttl > i32::MAX as u32 { 0 } else { record.ttl };
+            let ttl = if record.ttl > i32::MAX as u32 {
+                0
+            } else {
+                record.ttl
+            };
             min_ttl = min_ttl.min(ttl);
-            let in_authority = (u32::from(answers)..u32::from(answers) + u32::from(authority))
-                .contains(&i);
+            let in_authority =
+                (u32::from(answers)..u32::from(answers) + u32::from(authority)).contains(&i);
             if in_authority && record.rtype == TYPE_SOA && soa.is_none() {
                 let minimum = record
                     .rdata
@@ -141,7 +145,14 @@ impl Stored {
 
     /// Writes the answer for `query` into `buf`, `age` seconds after it was
     /// fetched, cut to `limit` bytes with TC when it does not fit.
-    pub fn reply(&self, packet: &[u8], query: &Query<'_>, age: u32, limit: usize, buf: &mut Vec<u8>) {
+    pub fn reply(
+        &self,
+        packet: &[u8],
+        query: &Query<'_>,
+        age: u32,
+        limit: usize,
+        buf: &mut Vec<u8>,
+    ) {
         buf.clear();
         buf.extend_from_slice(&self.message);
         buf[..2].copy_from_slice(&query.id.to_be_bytes());
@@ -155,7 +166,12 @@ impl Stored {
             }
         }
         if let Some(edns) = query.edns {
-            write_opt(buf, answer::MAX_UDP_PAYLOAD, self.extended_rcode, edns.dnssec_ok);
+            write_opt(
+                buf,
+                answer::MAX_UDP_PAYLOAD,
+                self.extended_rcode,
+                edns.dnssec_ok,
+            );
             let additional = be16(buf, 10).unwrap_or(0).saturating_add(1);
             buf[10..12].copy_from_slice(&additional.to_be_bytes());
         }

@@ -36,8 +36,8 @@ pub async fn exchange(
     timeout: Duration,
 ) -> Result<Vec<u8>, ExchangeError> {
     let answer = within(timeout, udp(upstream, query)).await?;
-    let truncated = answer.len() > MAX_UDP_ANSWER
-        || be16(&answer, 2).is_some_and(|flags| flags & FLAG_TC != 0);
+    let truncated =
+        answer.len() > MAX_UDP_ANSWER || be16(&answer, 2).is_some_and(|flags| flags & FLAG_TC != 0);
     if !truncated {
         return Ok(answer);
     }

@@ -6,6 +6,7 @@
 
 pub mod dig;
 pub mod named;
+pub mod peers;
 pub mod raw;
 
 use std::io::{BufRead, BufReader};
