@@ -138,3 +138,108 @@ impl Cache {
         self.entries.insert(key.to_owned(), entry);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::forward::stored::tests::{answer, query};
+    use crate::dns::wire::parse_query;
+
+    const NAME: &[u8] = b"\x03www\x07example\x00";
+
+    fn stored(ttl: u32) -> Arc<Stored> {
+        let packet = answer(0, &[(0, b"\xc0\x0c", 1, ttl, &[192, 0, 2, 1])], false);
+        Arc::new(Stored::parse(&packet).unwrap())
+    }
+
+    #[test]
+    fn hits_age_and_expire() {
+        let cache = Cache::new(10).unwrap();
+        let packet = query(1, NAME, false);
+        let q = parse_query(&packet).unwrap();
+        let now = Instant::now();
+        cache.insert(KeyRef::of(&q), stored(60), now);
+
+        // Another case of the same name is the same question.
+        let other = query(2, b"\x03WWW\x07example\x00", false);
+        let (_, age) = cache
+            .get(
+                KeyRef::of(&parse_query(&other).unwrap()),
+                now + Duration::from_millis(10_500),
+            )
+            .expect("hit");
+        assert_eq!(age, 10);
+        assert!(
+            cache
+                .get(KeyRef::of(&q), now + Duration::from_secs(60))
+                .is_none()
+        );
+        assert!(
+            cache.get(KeyRef::of(&q), now).is_none(),
+            "removed once expired"
+        );
+    }
+
+    #[test]
+    fn dnssec_bits_and_recursion_make_another_question() {
+        let cache = Cache::new(10).unwrap();
+        let now = Instant::now();
+        let packet = query(1, NAME, true);
+        cache.insert(KeyRef::of(&parse_query(&packet).unwrap()), stored(60), now);
+        let mut with_do = packet.clone();
+        let last = with_do.len() - 4;
+        with_do[last] = 0x80; // DO
+        assert!(
+            cache
+                .get(KeyRef::of(&parse_query(&with_do).unwrap()), now)
+                .is_none()
+        );
+        let mut with_cd = packet.clone();
+        with_cd[3] |= 0x10;
+        assert!(
+            cache
+                .get(KeyRef::of(&parse_query(&with_cd).unwrap()), now)
+                .is_none()
+        );
+        assert!(
+            cache
+                .get(KeyRef::of(&parse_query(&packet).unwrap()), now)
+                .is_some()
+        );
+
+        // An answer to a query without RD is about the upstream's own data.
+        let mut norec = query(1, b"\x05other\x00", false);
+        norec[2] = 0;
+        cache.insert(KeyRef::of(&parse_query(&norec).unwrap()), stored(60), now);
+        assert!(
+            cache
+                .get(KeyRef::of(&parse_query(&norec).unwrap()), now)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn size_zero_is_no_cache_and_large_answers_weigh_more() {
+        assert!(Cache::new(0).is_none());
+        let small = stored(60);
+        let weight = |answer: &Arc<Stored>| {
+            let entry = Entry {
+                answer: answer.clone(),
+                fetched: Instant::now(),
+                expires: Instant::now(),
+            };
+            BySize.weight(
+                &KeyRef::of(&parse_query(&query(1, NAME, false)).unwrap()).to_owned(),
+                &entry,
+            )
+        };
+        assert_eq!(weight(&small), 1);
+        let big = [0u8; 250];
+        let records: Vec<(usize, &[u8], u16, u32, &[u8])> = (0..10)
+            .map(|_| (0, b"\xc0\x0c" as &[u8], 16, 60, &big[..]))
+            .collect();
+        let large = Arc::new(Stored::parse(&answer(0, &records, false)).unwrap());
+        assert_eq!(weight(&large), large.len().div_ceil(UNIT_BYTES) as u64);
+        assert!(weight(&large) > 1);
+    }
+}

@@ -169,4 +169,48 @@ mod tests {
             assert_eq!(marked[marked.len() - 4..], QUESTION[QUESTION.len() - 4..]);
         }
     }
+
+    #[tokio::test]
+    async fn one_query_goes_upstream_and_the_others_wait_for_it() {
+        use crate::dns::forward::stored::tests::{answer, query};
+        use crate::dns::wire::parse_query;
+
+        let flights = Arc::new(Flights::default());
+        let first = query(1, b"\x03www\x07example\x00", false);
+        let first = parse_query(&first).unwrap();
+        let Join::Lead(leader) = flights.join(KeyRef::of(&first), first.question) else {
+            panic!("the first query leads");
+        };
+        let sent = leader.question().to_vec();
+        assert!(sent.eq_ignore_ascii_case(first.question));
+
+        // Another client, same question: it waits.
+        let second = query(2, b"\x03WWW\x07example\x00", false);
+        let second = parse_query(&second).unwrap();
+        let Join::Follow(follower) = flights.join(KeyRef::of(&second), second.question) else {
+            panic!("the same question follows");
+        };
+        // The leader's own query, come back: a loop.
+        assert!(matches!(
+            flights.join(KeyRef::of(&second), &sent),
+            Join::Loop
+        ));
+
+        let upstream = answer(0, &[], false);
+        let stored = Arc::new(Stored::parse(&upstream).unwrap());
+        leader.land(Some(stored.clone()));
+        let got = follower.wait().await.expect("the leader's answer");
+        assert!(Arc::ptr_eq(&got, &stored));
+
+        // The flight is over: the next query leads again; if its leader
+        // goes away unanswered, its followers get SERVFAIL (None).
+        let Join::Lead(leader) = flights.join(KeyRef::of(&first), first.question) else {
+            panic!("a new flight");
+        };
+        let Join::Follow(follower) = flights.join(KeyRef::of(&second), second.question) else {
+            panic!("follows");
+        };
+        drop(leader);
+        assert!(follower.wait().await.is_none());
+    }
 }

@@ -72,13 +72,22 @@ impl Forwarder {
     /// `cache_size` is in units of one answer up to 1 KiB; 0 turns the
     /// cache off.
     pub fn new(upstreams: Vec<SocketAddr>, timeout: Duration, cache_size: usize) -> Self {
+        Self::with_slots(upstreams, timeout, cache_size, MAX_IN_FLIGHT)
+    }
+
+    fn with_slots(
+        upstreams: Vec<SocketAddr>,
+        timeout: Duration,
+        cache_size: usize,
+        slots: usize,
+    ) -> Self {
         Forwarder {
             upstreams,
             timeout,
             preferred: AtomicUsize::new(0),
             cache: Cache::new(cache_size),
             flights: Arc::default(),
-            slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            slots: Arc::new(Semaphore::new(slots)),
         }
     }
 
@@ -242,5 +251,40 @@ fn servfail(packet: &[u8], buf: &mut Vec<u8>) -> Begin {
         Begin::Drop
     } else {
         Begin::Reply(buf.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::forward::stored::tests::query;
+
+    #[test]
+    fn past_the_bound_queries_get_servfail_at_once() {
+        let upstream = "127.0.0.1:9".parse().unwrap();
+        let forwarder = Arc::new(Forwarder::with_slots(
+            vec![upstream],
+            Duration::from_secs(1),
+            0,
+            1,
+        ));
+        let mut buf = Vec::new();
+        let first = query(1, b"\x01a\x07example\x00", false);
+        let Begin::Pending(pending) = forwarder.begin(&first, Transport::Udp, &mut buf) else {
+            panic!("the first query goes upstream");
+        };
+        let second = query(2, b"\x01b\x07example\x00", false);
+        let Begin::Reply(len) = forwarder.begin(&second, Transport::Udp, &mut buf) else {
+            panic!("no slot left: answered at once");
+        };
+        assert_eq!(buf[..2], [0, 2]);
+        assert_eq!(buf[3] & 0x0f, rcode::SERVFAIL);
+        assert_eq!(len, buf.len());
+        // The slot comes back when the first forward ends.
+        drop(pending);
+        assert!(matches!(
+            forwarder.begin(&second, Transport::Udp, &mut buf),
+            Begin::Pending(_)
+        ));
     }
 }

@@ -214,3 +214,204 @@ fn wire_u32(bytes: &[u8], at: usize) -> Option<u32> {
     let field = bytes.get(at..at + 4)?;
     Some(u32::from_be_bytes([field[0], field[1], field[2], field[3]]))
 }
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::dns::wire::parse_query;
+
+    const NAME: &[u8] = b"\x03www\x07example\x00";
+    const ZONE: &[u8] = b"\x07example\x00";
+
+    /// A query for www.example A from a client, with EDNS when `edns`.
+    pub fn query(id: u16, name: &[u8], edns: bool) -> Vec<u8> {
+        let mut packet = id.to_be_bytes().to_vec();
+        packet.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, u8::from(edns)]);
+        packet.extend_from_slice(name);
+        packet.extend_from_slice(&[0, 1, 0, 1]);
+        if edns {
+            packet.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
+        }
+        packet
+    }
+
+    /// An upstream answer: `rcode`, then (section, owner, type, ttl, rdata)
+    /// records, then an OPT with a cookie option when `opt`.
+    pub fn answer(rcode: u8, records: &[(usize, &[u8], u16, u32, &[u8])], opt: bool) -> Vec<u8> {
+        let mut counts = [0u16; 3];
+        let mut body = Vec::new();
+        for &(section, owner, rtype, ttl, rdata) in records {
+            counts[section] += 1;
+            body.extend_from_slice(owner);
+            body.extend_from_slice(&rtype.to_be_bytes());
+            body.extend_from_slice(&[0, 1]);
+            body.extend_from_slice(&ttl.to_be_bytes());
+            body.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+            body.extend_from_slice(rdata);
+        }
+        if opt {
+            counts[2] += 1;
+            // A server cookie: it belongs to one exchange, never re-served.
+            body.extend_from_slice(&[0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 12, 0, 10, 0, 8]);
+            body.extend_from_slice(&[7; 8]);
+        }
+        let mut packet = vec![0xab, 0xcd, 0x81, 0x80 | rcode, 0, 1];
+        for count in counts {
+            packet.extend_from_slice(&count.to_be_bytes());
+        }
+        packet.extend_from_slice(NAME);
+        packet.extend_from_slice(&[0, 1, 0, 1]);
+        packet.extend_from_slice(&body);
+        packet
+    }
+
+    fn soa(ttl: u32, minimum: u32) -> (usize, &'static [u8], u16, u32, Vec<u8>) {
+        let mut rdata = b"\x02ns\xc0\x19\x0ahostmaster\xc0\x19".to_vec();
+        for field in [1u32, 3600, 600, 86400, minimum] {
+            rdata.extend_from_slice(&field.to_be_bytes());
+        }
+        (1, ZONE, TYPE_SOA, ttl, rdata)
+    }
+
+    fn ttls(message: &[u8]) -> Vec<u32> {
+        let mut at = wire::skip_name(message, HEADER_LEN).unwrap() + 4;
+        let mut out = Vec::new();
+        while let Some(record) = wire::read_record(message, at) {
+            if record.rtype != TYPE_OPT {
+                out.push(record.ttl);
+            }
+            at = record.end;
+        }
+        out
+    }
+
+    #[test]
+    fn a_positive_answer_lives_as_long_as_its_shortest_ttl() {
+        let upstream = answer(
+            0,
+            &[
+                (0, b"\xc0\x0c", 1, 300, &[192, 0, 2, 1]),
+                (0, b"\xc0\x0c", 1, 60, &[192, 0, 2, 2]),
+            ],
+            true,
+        );
+        let stored = Stored::parse(&upstream).unwrap();
+        assert_eq!(stored.lifetime(), Some(60));
+
+        // Served again: the client's ID, case and RD; TTLs less the age;
+        // berth's own OPT, without the upstream's cookie.
+        let packet = query(0x1234, b"\x03WwW\x07eXample\x00", true);
+        let client = parse_query(&packet).unwrap();
+        let mut reply = Vec::new();
+        stored.reply(&packet, &client, 10, 1232, &mut reply);
+        assert_eq!(reply[..2], [0x12, 0x34]);
+        assert_eq!(
+            &reply[HEADER_LEN..HEADER_LEN + NAME.len()],
+            b"\x03WwW\x07eXample\x00"
+        );
+        assert_eq!(ttls(&reply), [290, 50]);
+        assert_eq!(be16(&reply, 10), Some(1), "one OPT");
+        assert!(reply.ends_with(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]));
+
+        // A client without EDNS gets no OPT at all (RFC 6891 §7).
+        let plain = query(7, NAME, false);
+        stored.reply(&plain, &parse_query(&plain).unwrap(), 0, 512, &mut reply);
+        assert_eq!(be16(&reply, 10), Some(0));
+    }
+
+    #[test]
+    fn rfc2308_negative_answers_live_for_the_soa_minimum() {
+        let (section, owner, rtype, ttl, rdata) = soa(3600, 30);
+        let upstream = answer(
+            rcode::NXDOMAIN,
+            &[(section, owner, rtype, ttl, &rdata)],
+            false,
+        );
+        let stored = Stored::parse(&upstream).unwrap();
+        assert_eq!(stored.lifetime(), Some(30));
+        // The SOA's own TTL is what a downstream cache reads: it must not
+        // outlive the negative TTL.
+        let packet = query(1, NAME, false);
+        let mut reply = Vec::new();
+        stored.reply(&packet, &parse_query(&packet).unwrap(), 5, 512, &mut reply);
+        assert_eq!(ttls(&reply), [25]);
+        assert_eq!(reply[3] & 0x0f, rcode::NXDOMAIN);
+
+        let nodata = answer(0, &[(section, owner, rtype, 10, &rdata)], false);
+        assert_eq!(Stored::parse(&nodata).unwrap().lifetime(), Some(10));
+        // Without an SOA there is no negative TTL: not cached.
+        let bare = answer(rcode::NXDOMAIN, &[], false);
+        assert_eq!(Stored::parse(&bare).unwrap().lifetime(), None);
+    }
+
+    #[test]
+    fn what_is_cached_and_for_how_long() {
+        let a: &[(usize, &[u8], u16, u32, &[u8])] = &[(0, b"\xc0\x0c", 1, 60, &[192, 0, 2, 1])];
+        let lifetime = |packet: Vec<u8>| Stored::parse(&packet).unwrap().lifetime();
+        assert_eq!(
+            lifetime(answer(rcode::SERVFAIL, &[], true)),
+            Some(SERVFAIL_LIFETIME)
+        );
+        assert_eq!(lifetime(answer(rcode::REFUSED, &[], false)), None);
+        assert_eq!(lifetime(answer(rcode::FORMERR, &[], false)), None);
+        let mut truncated = answer(0, a, false);
+        truncated[2] |= 0x02;
+        assert_eq!(lifetime(truncated), None);
+        // RFC 2181 §8: a TTL with the top bit set is zero; zero is not kept.
+        assert_eq!(
+            lifetime(answer(
+                0,
+                &[(0, b"\xc0\x0c", 1, 0x8000_0000, &[1, 2, 3, 4])],
+                false
+            )),
+            None
+        );
+        assert_eq!(
+            lifetime(answer(
+                0,
+                &[(0, b"\xc0\x0c", 1, u32::MAX >> 1, &[1, 2, 3, 4])],
+                false
+            )),
+            Some(MAX_LIFETIME)
+        );
+    }
+
+    #[test]
+    fn broken_answers_are_not_stored() {
+        let mut cut = answer(0, &[(0, b"\xc0\x0c", 1, 60, &[192, 0, 2, 1])], false);
+        cut.truncate(cut.len() - 2);
+        assert_eq!(Stored::parse(&cut).unwrap_err(), Unstorable::Truncated);
+        let mut no_question = answer(rcode::FORMERR, &[], false);
+        no_question[5] = 0;
+        assert_eq!(
+            Stored::parse(&no_question).unwrap_err(),
+            Unstorable::NoQuestion
+        );
+        // An OPT followed by another record cannot be cut out safely.
+        let mut opt_first = answer(0, &[], true);
+        opt_first[11] += 1;
+        opt_first.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+        assert_eq!(
+            Stored::parse(&opt_first).unwrap_err(),
+            Unstorable::OptNotLast
+        );
+    }
+
+    #[test]
+    fn an_answer_too_large_for_the_client_is_cut_to_tc() {
+        let big = [7u8; 200];
+        let records: Vec<(usize, &[u8], u16, u32, &[u8])> = (0..4)
+            .map(|_| (0, b"\xc0\x0c" as &[u8], 16, 60, &big[..]))
+            .collect();
+        let upstream = answer(0, &records, false);
+        let packet = query(9, NAME, false);
+        let mut reply = upstream.clone();
+        fit(&mut reply, &packet, 512);
+        assert_eq!(reply.len(), HEADER_LEN + NAME.len() + 4);
+        assert_eq!(be16(&reply, 2).unwrap() & FLAG_TC, FLAG_TC);
+        assert_eq!(be16(&reply, 6), Some(0));
+        let mut whole = upstream.clone();
+        fit(&mut whole, &packet, u16::MAX as usize);
+        assert_eq!(whole, upstream);
+    }
+}
