@@ -142,7 +142,7 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dns::forward::stored::tests::{answer, query};
+    use crate::dns::forward::stored::tests::{Rec, answer, query};
     use crate::dns::wire::parse_query;
 
     const NAME: &[u8] = b"\x03www\x07example\x00";
@@ -235,7 +235,7 @@ mod tests {
         };
         assert_eq!(weight(&small), 1);
         let big = [0u8; 250];
-        let records: Vec<(usize, &[u8], u16, u32, &[u8])> = (0..10)
+        let records: Vec<Rec<'_>> = (0..10)
             .map(|_| (0, b"\xc0\x0c" as &[u8], 16, 60, &big[..]))
             .collect();
         let large = Arc::new(Stored::parse(&answer(0, &records, false)).unwrap());

@@ -235,9 +235,12 @@ pub(super) mod tests {
         packet
     }
 
-    /// An upstream answer: `rcode`, then (section, owner, type, ttl, rdata)
-    /// records, then an OPT with a cookie option when `opt`.
-    pub fn answer(rcode: u8, records: &[(usize, &[u8], u16, u32, &[u8])], opt: bool) -> Vec<u8> {
+    /// One record for [`answer`]: (section, owner, type, TTL, RDATA).
+    pub type Rec<'a> = (usize, &'a [u8], u16, u32, &'a [u8]);
+
+    /// An upstream answer: `rcode`, then the records, then an OPT with a
+    /// cookie option when `opt`.
+    pub fn answer(rcode: u8, records: &[Rec<'_>], opt: bool) -> Vec<u8> {
         let mut counts = [0u16; 3];
         let mut body = Vec::new();
         for &(section, owner, rtype, ttl, rdata) in records {
@@ -346,7 +349,7 @@ pub(super) mod tests {
 
     #[test]
     fn what_is_cached_and_for_how_long() {
-        let a: &[(usize, &[u8], u16, u32, &[u8])] = &[(0, b"\xc0\x0c", 1, 60, &[192, 0, 2, 1])];
+        let a: &[Rec<'_>] = &[(0, b"\xc0\x0c", 1, 60, &[192, 0, 2, 1])];
         let lifetime = |packet: Vec<u8>| Stored::parse(&packet).unwrap().lifetime();
         assert_eq!(
             lifetime(answer(rcode::SERVFAIL, &[], true)),
@@ -400,7 +403,7 @@ pub(super) mod tests {
     #[test]
     fn an_answer_too_large_for_the_client_is_cut_to_tc() {
         let big = [7u8; 200];
-        let records: Vec<(usize, &[u8], u16, u32, &[u8])> = (0..4)
+        let records: Vec<Rec<'_>> = (0..4)
             .map(|_| (0, b"\xc0\x0c" as &[u8], 16, 60, &big[..]))
             .collect();
         let upstream = answer(0, &records, false);
