@@ -276,7 +276,13 @@ fn rfc7766_idle_connections_are_closed() {
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     let mut byte = [0u8; 1];
-    let read = std::io::Read::read(&mut stream, &mut byte);
+    // A signal meant for another test's child may interrupt the read.
+    let read = loop {
+        match std::io::Read::read(&mut stream, &mut byte) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => break other,
+        }
+    };
     // An orderly close (EOF) or a reset both mean berth hung up; a timeout
     // or a byte would not.
     let closed = match &read {
