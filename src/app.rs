@@ -38,6 +38,9 @@ pub async fn run<S: Future<Output = ()>>(
         ns_address,
         wildcard_target,
         docker,
+        // Used once the Docker source is wired in.
+        addresses: _,
+        serve_starting: _,
         upstreams,
         upstream_timeout,
         cache_size,

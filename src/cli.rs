@@ -60,6 +60,26 @@ pub struct Cli {
     #[arg(long, env = "BERTH_DOCKER", value_name = "URL|off")]
     pub docker: Option<String>,
 
+    /// Which address a container's names get: "container" (its IP on
+    /// --network, else on its first network) or "host" (--host-ip, with SRV
+    /// ports the published host ports). [default: container]
+    #[arg(long, env = "BERTH_ADDRESS", value_name = "container|host")]
+    pub address: Option<String>,
+
+    /// The Docker network whose addresses containers get with
+    /// --address container. [default: the network each was created on]
+    #[arg(long, env = "BERTH_NETWORK", value_name = "NAME")]
+    pub network: Option<String>,
+
+    /// The host's address, given for every container with --address host.
+    #[arg(long, env = "BERTH_HOST_IP", value_name = "IP")]
+    pub host_ip: Option<String>,
+
+    /// Also serve containers whose healthcheck has not passed yet
+    /// (health "starting"). Unhealthy ones are never served.
+    #[arg(long, env = "BERTH_SERVE_STARTING")]
+    pub serve_starting: bool,
+
     /// Resolver to forward other queries to; repeatable, or "off" to refuse them.
     /// [default: the nameservers in /etc/resolv.conf, except berth itself]
     #[arg(

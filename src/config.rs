@@ -59,6 +59,17 @@ pub enum DockerEndpoint {
     Url(String),
 }
 
+/// Which address a container's names resolve to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Addresses {
+    /// The container's own IP on `network`, or on the network it was
+    /// created on (else the first with an address).
+    Container { network: Option<String> },
+    /// The host's IP for every container; SRV ports are the published
+    /// host ports, so clients on other machines can reach them.
+    Host { ip: IpAddr },
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub listen: Vec<SocketAddr>,
@@ -68,6 +79,9 @@ pub struct Config {
     pub ns_address: Option<IpAddr>,
     pub wildcard_target: Option<IpAddr>,
     pub docker: DockerEndpoint,
+    pub addresses: Addresses,
+    /// Serve containers whose healthcheck has not passed yet.
+    pub serve_starting: bool,
     /// Empty: forwarding is off and other names are REFUSED.
     pub upstreams: Vec<SocketAddr>,
     pub upstream_timeout: Duration,
@@ -156,13 +170,23 @@ impl Config {
         let docker = match cli.docker.or(file.docker) {
             Some(text) if text == "off" => DockerEndpoint::Off,
             Some(text) => DockerEndpoint::Url(check_docker_url(&text)?),
-            None => DockerEndpoint::Url(
-                std::env::var("DOCKER_HOST")
-                    .ok()
-                    .filter(|v| !v.is_empty())
-                    .unwrap_or_else(|| DEFAULT_DOCKER.to_string()),
-            ),
+            None => match std::env::var("DOCKER_HOST").ok().filter(|v| !v.is_empty()) {
+                Some(text) => DockerEndpoint::Url(check_docker_url(&text).map_err(|_| {
+                    invalid(
+                        "docker",
+                        format!("$DOCKER_HOST {text:?} is not unix:// or tcp://; set --docker"),
+                    )
+                })?),
+                None => DockerEndpoint::Url(DEFAULT_DOCKER.to_string()),
+            },
         };
+
+        let addresses = resolve_addresses(
+            cli.address.or(file.address),
+            cli.network.or(file.network),
+            cli.host_ip.or(file.host_ip),
+        )?;
+        let serve_starting = cli.serve_starting || file.serve_starting;
 
         let upstreams = if upstream.iter().any(|u| u == "off") {
             if upstream.len() > 1 {
@@ -261,6 +285,8 @@ impl Config {
             ns_address,
             wildcard_target,
             docker,
+            addresses,
+            serve_starting,
             upstreams,
             upstream_timeout,
             cache_size,
@@ -331,14 +357,58 @@ fn parse_zone(text: &str) -> Result<Name, String> {
 }
 
 fn check_docker_url(text: &str) -> Result<String, ConfigError> {
-    let known = ["unix://", "tcp://", "http://", "https://"];
+    if text.starts_with("https://") {
+        // The Docker client is built without TLS: reach a remote daemon
+        // through an SSH-forwarded unix socket instead.
+        return Err(invalid(
+            "docker",
+            format!("{text:?}: TLS is not supported; use unix:// or tcp://"),
+        ));
+    }
+    let known = ["unix://", "tcp://", "http://"];
     if known.iter().any(|scheme| text.starts_with(scheme)) {
         Ok(text.to_string())
     } else {
         Err(invalid(
             "docker",
-            format!("{text:?} is not unix://, tcp://, http(s):// or \"off\""),
+            format!("{text:?} is not unix://, tcp://, http:// or \"off\""),
         ))
+    }
+}
+
+/// `--address`, `--network` and `--host-ip` together: each only makes
+/// sense with one choice of `--address`.
+fn resolve_addresses(
+    address: Option<String>,
+    network: Option<String>,
+    host_ip: Option<String>,
+) -> Result<Addresses, ConfigError> {
+    match address.as_deref() {
+        None | Some("container") => {
+            if host_ip.is_some() {
+                return Err(invalid("host-ip", "only used with --address host"));
+            }
+            if network.as_deref() == Some("") {
+                return Err(invalid("network", "is empty"));
+            }
+            Ok(Addresses::Container { network })
+        }
+        Some("host") => {
+            if network.is_some() {
+                return Err(invalid("network", "only used with --address container"));
+            }
+            let text = host_ip.ok_or_else(|| invalid("host-ip", "required with --address host"))?;
+            let ip = parse_ip(&text)
+                .filter(|ip| !ip.is_unspecified())
+                .ok_or_else(|| {
+                    invalid("host-ip", format!("{text:?} is not a host's IP address"))
+                })?;
+            Ok(Addresses::Host { ip })
+        }
+        Some(other) => Err(invalid(
+            "address",
+            format!("{other:?} is not \"container\" or \"host\""),
+        )),
     }
 }
 
@@ -396,6 +466,44 @@ mod tests {
         );
         assert!(message(&["--zones", "/nonexistent/dir"]).starts_with("--zones:"));
         assert!(message(&["--cache-size", "99999999"]).starts_with("--cache-size:"));
+        assert!(message(&["--docker", "https://h:2376"]).starts_with("--docker:"));
+        assert!(message(&["--address", "both"]).starts_with("--address:"));
+        assert!(message(&["--address", "host"]).starts_with("--host-ip:"));
+        assert!(message(&["--host-ip", "192.0.2.1"]).starts_with("--host-ip:"));
+        assert!(message(&["--address", "host", "--host-ip", "0.0.0.0"]).starts_with("--host-ip:"));
+        assert!(
+            message(&[
+                "--address",
+                "host",
+                "--host-ip",
+                "192.0.2.1",
+                "--network",
+                "n"
+            ])
+            .starts_with("--network:")
+        );
+    }
+
+    #[test]
+    fn addresses() {
+        let config = resolve(&["--upstream", "off"]).unwrap();
+        assert_eq!(config.addresses, Addresses::Container { network: None });
+        assert!(!config.serve_starting);
+        let config = resolve(&["--network", "backend", "--serve-starting"]).unwrap();
+        assert_eq!(
+            config.addresses,
+            Addresses::Container {
+                network: Some("backend".into())
+            }
+        );
+        assert!(config.serve_starting);
+        let config = resolve(&["--address", "host", "--host-ip", "192.0.2.1"]).unwrap();
+        assert_eq!(
+            config.addresses,
+            Addresses::Host {
+                ip: "192.0.2.1".parse().unwrap()
+            }
+        );
     }
 
     #[test]

@@ -1,0 +1,410 @@
+//! The naming rules (DESIGN.md, "Naming"): one inspected container in, the
+//! registry entity that serves it out. Pure: no I/O, no clock, no logging;
+//! what had to be skipped is returned for the caller to report.
+
+use std::net::IpAddr;
+
+use hickory_proto::rr::Name;
+
+use super::container::{Container, Health, Port, Proto, Status};
+use super::naming::{self, NameError, Relative};
+use crate::config::Addresses;
+use crate::registry::{Entity, Record};
+
+const LABEL_ENABLE: &str = "berth.enable";
+const LABEL_TTL: &str = "berth.ttl";
+const LABEL_NAMES: &str = "berth.names";
+const LABEL_PORT_PREFIX: &str = "berth.port.";
+const LABEL_COMPOSE_SERVICE: &str = "com.docker.compose.service";
+const LABEL_COMPOSE_PROJECT: &str = "com.docker.compose.project";
+
+/// How containers become names; the same for every container.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Every name is placed in each of these zones.
+    pub zones: Vec<Name>,
+    /// TTL unless a container sets `berth.ttl`.
+    pub ttl: u32,
+    pub addresses: Addresses,
+    /// Serve containers whose healthcheck has not passed yet.
+    pub serve_starting: bool,
+}
+
+/// The result of mapping one container.
+#[derive(Debug, Default)]
+pub struct Mapped {
+    /// `None` when the container is not served at all: hidden, stopped,
+    /// paused, unhealthy, or without an address to give out.
+    pub entity: Option<Entity>,
+    /// Names and labels that were ignored, with the reason.
+    pub skipped: Vec<Skipped>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// What was ignored: `berth.names "evil.com."`.
+    pub what: String,
+    pub why: String,
+}
+
+/// One SRV service a container offers: `_<service>._<proto>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Service {
+    name: String,
+    proto: Proto,
+    port: u16,
+}
+
+/// A registrator-style service: its label, tags, and the container port
+/// its SRV records give.
+#[derive(Clone, Debug)]
+struct Registered {
+    label: String,
+    tags: Vec<String>,
+    port: Option<Port>,
+}
+
+pub fn map(container: &Container, settings: &Settings) -> Mapped {
+    let mut skipped = Vec::new();
+    if !enabled(container) || !served(container, settings) {
+        return Mapped::default();
+    }
+    let addresses = addresses(container, &settings.addresses);
+    if addresses.is_empty() {
+        return Mapped::default();
+    }
+    let ttl = ttl(container, settings.ttl, &mut skipped);
+    let mode = &settings.addresses;
+    let services = services(container, mode, &mut skipped);
+    let registered = registered(container, mode, &mut skipped);
+
+    let canonical = Relative::single(&container.name);
+    if canonical.is_none() {
+        skipped.push(skip(
+            format!("container name {:?}", container.name),
+            NameError::EmptyLabel,
+        ));
+    }
+    let hosts = host_names(container, canonical.as_ref(), &mut skipped);
+
+    let mut records = Vec::new();
+    for zone in &settings.zones {
+        let mut place = Placer {
+            zone,
+            skipped: &mut skipped,
+        };
+        // SRV and PTR records point at the container's own name.
+        let target = canonical.as_ref().and_then(|c| c.under(zone).ok());
+        for host in &hosts {
+            let Some(name) = place.at(host) else {
+                continue;
+            };
+            for ip in &addresses {
+                records.push(Record::address(name.clone(), ttl, *ip));
+            }
+            // A wildcard SRV owner would answer every `_x._y` below it.
+            let Some(target) = target.as_ref().filter(|_| !host.is_wildcard()) else {
+                continue;
+            };
+            for service in &services {
+                let owner = host.service(&service.name, service.proto.label());
+                if let Some(owner) = place.at(&owner) {
+                    records.push(Record::srv(owner, ttl, service.port, target.clone()));
+                }
+            }
+        }
+        for service in &registered {
+            let Some(base) = Relative::single(&service.label) else {
+                continue;
+            };
+            let names =
+                std::iter::once(base.clone()).chain(service.tags.iter().map(|tag| base.child(tag)));
+            for name in names {
+                if let Some(name) = place.at(&name) {
+                    for ip in &addresses {
+                        records.push(Record::address(name.clone(), ttl, *ip));
+                    }
+                }
+            }
+            let (Some(port), Some(target)) = (service.port, &target) else {
+                continue;
+            };
+            let owner = Relative::zone_service(&service.label, port.proto.label());
+            if let Some(owner) = place.at(&owner) {
+                for number in client_ports(container, mode, port) {
+                    records.push(Record::srv(owner.clone(), ttl, number, target.clone()));
+                }
+            }
+        }
+    }
+    // The host's address belongs to the host: only container addresses get
+    // a PTR, to the container's name in the first zone.
+    if let Addresses::Container { .. } = settings.addresses
+        && let Some(target) = settings
+            .zones
+            .first()
+            .and_then(|zone| canonical.as_ref()?.under(zone).ok())
+    {
+        for ip in &addresses {
+            records.push(Record::reverse(*ip, ttl, target.clone()));
+        }
+    }
+
+    let mut unique: Vec<Record> = Vec::with_capacity(records.len());
+    for record in records {
+        if !unique.contains(&record) {
+            unique.push(record);
+        }
+    }
+    Mapped {
+        entity: Some(Entity::new(container.id.clone(), unique)),
+        skipped,
+    }
+}
+
+/// Places relative names under one zone, skipping the zone's own name
+/// server and names too long for it.
+struct Placer<'a> {
+    zone: &'a Name,
+    skipped: &'a mut Vec<Skipped>,
+}
+
+impl Placer<'_> {
+    fn at(&mut self, relative: &Relative) -> Option<Name> {
+        let placed = relative.under(self.zone).and_then(|name| {
+            let ns = Relative::single("ns").and_then(|ns| ns.under(self.zone).ok());
+            if Some(&name) == ns.as_ref() {
+                Err(NameError::Reserved)
+            } else {
+                Ok(name)
+            }
+        });
+        placed
+            .map_err(|error| self.skipped.push(skip(format!("name {relative}"), error)))
+            .ok()
+    }
+}
+
+fn skip(what: String, why: impl std::fmt::Display) -> Skipped {
+    Skipped {
+        what,
+        why: why.to_string(),
+    }
+}
+
+fn enabled(container: &Container) -> bool {
+    let Some(value) = container.labels.get(LABEL_ENABLE) else {
+        return true;
+    };
+    !matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "false" | "0" | "no" | "off"
+    )
+}
+
+fn served(container: &Container, settings: &Settings) -> bool {
+    container.status == Status::Running
+        && match container.health {
+            Health::None | Health::Healthy => true,
+            Health::Starting => settings.serve_starting,
+            Health::Unhealthy => false,
+        }
+}
+
+fn ttl(container: &Container, default: u32, skipped: &mut Vec<Skipped>) -> u32 {
+    let Some(text) = container.labels.get(LABEL_TTL) else {
+        return default;
+    };
+    match text.trim().parse::<u32>() {
+        // RFC 2181 §8: a TTL is at most 2^31 - 1.
+        Ok(ttl) if ttl <= i32::MAX as u32 => ttl,
+        _ => {
+            skipped.push(skip(
+                format!("{LABEL_TTL} {text:?}"),
+                "not a number of seconds below 2^31",
+            ));
+            default
+        }
+    }
+}
+
+fn addresses(container: &Container, mode: &Addresses) -> Vec<IpAddr> {
+    let network = match mode {
+        Addresses::Host { ip } => return vec![*ip],
+        Addresses::Container {
+            network: Some(name),
+        } => container.networks.iter().find(|n| &n.name == name),
+        Addresses::Container { network: None } => container
+            .networks
+            .iter()
+            .find(|n| n.ipv4.is_some() || n.ipv6.is_some()),
+    };
+    network
+        .into_iter()
+        .flat_map(|n| {
+            let v4 = n.ipv4.map(IpAddr::V4);
+            let v6 = n.ipv6.map(IpAddr::V6);
+            v4.into_iter().chain(v6)
+        })
+        .collect()
+}
+
+/// The container ports clients can reach: every exposed one with container
+/// addresses; with the host's address, only those published.
+fn offered_ports(container: &Container, mode: &Addresses) -> Vec<Port> {
+    match mode {
+        Addresses::Container { .. } => container.exposed.clone(),
+        Addresses::Host { .. } => container.published.keys().copied().collect(),
+    }
+}
+
+/// The port numbers clients use for a container port: the port itself, or
+/// the host ports it is published on.
+fn client_ports(container: &Container, mode: &Addresses, port: Port) -> Vec<u16> {
+    match mode {
+        Addresses::Container { .. } => vec![port.number],
+        Addresses::Host { .. } => container.published.get(&port).cloned().unwrap_or_default(),
+    }
+}
+
+/// SRV services from offered ports (named by IANA, else by number) and from
+/// `berth.port.<svc>=<port>[/udp]` labels.
+fn services(container: &Container, mode: &Addresses, skipped: &mut Vec<Skipped>) -> Vec<Service> {
+    let mut named: Vec<(String, Port)> = offered_ports(container, mode)
+        .into_iter()
+        .map(|port| (naming::port_service(port.number), port))
+        .collect();
+    for (key, value) in &container.labels {
+        let Some(service) = key.strip_prefix(LABEL_PORT_PREFIX) else {
+            continue;
+        };
+        match (naming::label(service), Port::parse(value)) {
+            (Some(service), Some(port)) => named.push((service, port)),
+            (None, _) => skipped.push(skip(format!("label {key:?}"), NameError::EmptyLabel)),
+            (_, None) => skipped.push(skip(
+                format!("label {key:?}={value:?}"),
+                "not PORT, PORT/tcp or PORT/udp",
+            )),
+        }
+    }
+    let mut services: Vec<Service> = Vec::new();
+    for (name, port) in named {
+        let numbers = client_ports(container, mode, port);
+        if numbers.is_empty() {
+            skipped.push(skip(
+                format!("SRV _{name}._{}", port.proto.label()),
+                format!("port {} is not published", port.number),
+            ));
+        }
+        for number in numbers {
+            let service = Service {
+                name: name.clone(),
+                proto: port.proto,
+                port: number,
+            };
+            if !services.contains(&service) {
+                services.push(service);
+            }
+        }
+    }
+    services
+}
+
+/// `berth.names` entries and `<service>.<project>`, after the container's
+/// own name.
+fn host_names(
+    container: &Container,
+    canonical: Option<&Relative>,
+    skipped: &mut Vec<Skipped>,
+) -> Vec<Relative> {
+    let mut hosts: Vec<Relative> = canonical.into_iter().cloned().collect();
+    let compose = (
+        container.labels.get(LABEL_COMPOSE_SERVICE),
+        container.labels.get(LABEL_COMPOSE_PROJECT),
+    );
+    if let (Some(service), Some(project)) = compose {
+        match Relative::of_labels(&[service, project]) {
+            Some(name) => hosts.push(name),
+            None => skipped.push(skip(
+                format!("compose service {service:?} of project {project:?}"),
+                NameError::EmptyLabel,
+            )),
+        }
+    }
+    if let Some(list) = container.labels.get(LABEL_NAMES) {
+        for entry in list.split(',').filter(|e| !e.trim().is_empty()) {
+            match Relative::parse(entry) {
+                Ok(name) => hosts.push(name),
+                Err(error) => skipped.push(skip(format!("{LABEL_NAMES} {entry:?}"), error)),
+            }
+        }
+    }
+    hosts.dedup();
+    hosts
+}
+
+/// Registrator's `SERVICE_NAME`, `SERVICE_<port>_NAME`, `SERVICE_TAGS` and
+/// `SERVICE_<port>_TAGS`, from labels or, failing that, the environment.
+/// As registrator does, a container with several ports and one
+/// `SERVICE_NAME` gets one service per port, named `<name>-<port>`.
+fn registered(
+    container: &Container,
+    mode: &Addresses,
+    skipped: &mut Vec<Skipped>,
+) -> Vec<Registered> {
+    let lookup = |key: &str| {
+        container
+            .labels
+            .get(key)
+            .or_else(|| container.service_env.get(key))
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    };
+    let tags_of = |text: Option<&str>| -> Vec<String> {
+        let mut tags: Vec<String> = text
+            .into_iter()
+            .flat_map(|t| t.split(','))
+            .filter_map(naming::label)
+            .collect();
+        tags.sort();
+        tags.dedup();
+        tags
+    };
+    let ports = offered_ports(container, mode);
+    let default_name = lookup("SERVICE_NAME");
+    let default_tags = lookup("SERVICE_TAGS");
+
+    let mut wanted: Vec<(String, Vec<String>, Option<Port>)> = Vec::new();
+    if ports.is_empty()
+        && let Some(name) = default_name
+    {
+        wanted.push((name.to_string(), tags_of(default_tags), None));
+    }
+    for &port in &ports {
+        let number = port.number;
+        let name = match (lookup(&format!("SERVICE_{number}_NAME")), default_name) {
+            (Some(name), _) => name.to_string(),
+            (None, Some(name)) if ports.len() > 1 => format!("{name}-{number}"),
+            (None, Some(name)) => name.to_string(),
+            (None, None) => continue,
+        };
+        let tags = tags_of(lookup(&format!("SERVICE_{number}_TAGS")).or(default_tags));
+        wanted.push((name, tags, Some(port)));
+    }
+    wanted
+        .into_iter()
+        .filter_map(|(name, tags, port)| match naming::label(&name) {
+            Some(label) => Some(Registered { label, tags, port }),
+            None => {
+                skipped.push(skip(
+                    format!("registrator name {name:?}"),
+                    NameError::EmptyLabel,
+                ));
+                None
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
