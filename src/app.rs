@@ -10,10 +10,11 @@ use anyhow::Context;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{Config, DockerEndpoint};
 use crate::dns::forward::Forwarder;
 use crate::dns::server::{self, Handler};
 use crate::registry::{self, ZoneSettings};
+use crate::sources::docker::{self, DockerSource};
 use crate::sources::zonefile::ZoneDir;
 
 /// How long open TCP connections get to finish after a stop signal.
@@ -38,9 +39,8 @@ pub async fn run<S: Future<Output = ()>>(
         ns_address,
         wildcard_target,
         docker,
-        // Used once the Docker source is wired in.
-        addresses: _,
-        serve_starting: _,
+        addresses: docker_addresses,
+        serve_starting,
         upstreams,
         upstream_timeout,
         cache_size,
@@ -66,10 +66,19 @@ pub async fn run<S: Future<Output = ()>>(
     if let Some(zone_files) = zone_files {
         tokio::spawn(zone_files.watch(registry.clone(), signals.reload.clone()));
     }
+    let stop_sources = CancellationToken::new();
     match docker {
-        crate::config::DockerEndpoint::Off => tracing::info!("docker source off"),
-        crate::config::DockerEndpoint::Url(url) => {
-            tracing::warn!(%url, "the docker source is not built yet; serving zone files only")
+        DockerEndpoint::Off => tracing::info!("docker source off"),
+        DockerEndpoint::Url(url) => {
+            tracing::info!(%url, "docker source on");
+            let settings = docker::Settings {
+                zones: zones.clone(),
+                ttl,
+                addresses: docker_addresses,
+                serve_starting,
+            };
+            let source = DockerSource::new(url, settings);
+            tokio::spawn(source.run(registry.clone(), stop_sources.clone()));
         }
     }
 
@@ -115,6 +124,7 @@ pub async fn run<S: Future<Output = ()>>(
     signals.shutdown.await;
     tracing::info!("shutting down");
     http_shutdown.cancel();
+    stop_sources.cancel();
     running.stop(DRAIN_GRACE).await;
     writer_task.abort();
     Ok(())

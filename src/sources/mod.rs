@@ -2,4 +2,5 @@
 //! the Docker Engine — into registry [`Change`](crate::registry::Change)s,
 //! and never touches DNS wire format.
 
+pub mod docker;
 pub mod zonefile;

@@ -1,0 +1,85 @@
+//! The Docker source: keeps this source's registry records equal to the
+//! running containers, through lost connections and daemon restarts.
+//!
+//! - [`session`] is one connection: list, replace, follow events.
+//! - [`container`] reads `docker inspect` into berth's terms.
+//! - [`mapping`] applies the naming rules to one container (pure).
+//! - [`naming`] sanitises labels so that no name can leave its zone.
+//!
+//! bollard never reconnects by itself. A session ending — the daemon
+//! restarting, the socket going away — is normal: the loop here backs off
+//! and starts a new one, whose listing replaces whatever went stale.
+//! Meanwhile the last known records keep being served.
+
+mod container;
+mod mapping;
+mod naming;
+mod session;
+mod since;
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+pub use mapping::Settings;
+use session::SessionError;
+
+use crate::registry::RegistryHandle;
+
+/// First wait after a failed session.
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+/// Longest wait between attempts: how stale berth can stay after the daemon
+/// comes back.
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// A session that followed events this long was healthy: the next attempt
+/// starts again from [`BACKOFF_MIN`]. Shorter ones keep backing off, so a
+/// daemon that drops every stream at once is not listed in a tight loop.
+const HEALTHY_SESSION: Duration = Duration::from_secs(5);
+
+pub struct DockerSource {
+    /// `unix:///var/run/docker.sock`, `tcp://host:2375`.
+    endpoint: String,
+    settings: Settings,
+}
+
+impl DockerSource {
+    pub fn new(endpoint: String, settings: Settings) -> Self {
+        DockerSource { endpoint, settings }
+    }
+
+    /// Follows the daemon until `shutdown` is cancelled or the registry
+    /// closes.
+    pub async fn run(self, registry: RegistryHandle, shutdown: CancellationToken) {
+        let mut delay = BACKOFF_MIN;
+        // The last failure logged, so that a daemon that stays away is
+        // reported once, not on every retry.
+        let mut reported: Option<String> = None;
+        loop {
+            let ended = tokio::select! {
+                () = shutdown.cancelled() => return,
+                ended = session::run(&self.endpoint, &self.settings, &registry) => ended,
+            };
+            if let SessionError::Registry(_) = ended.error {
+                return;
+            }
+            if ended.live_for.is_some_and(|d| d >= HEALTHY_SESSION) {
+                delay = BACKOFF_MIN;
+            }
+            let reason = ended.error.to_string();
+            if ended.live_for.is_some() {
+                tracing::warn!(%reason, "docker: lost the daemon; keeping the last records and reconnecting");
+                reported = None;
+            } else if reported.as_deref() != Some(reason.as_str()) {
+                tracing::warn!(%reason, "docker: daemon unavailable; serving the other records and retrying");
+                reported = Some(reason);
+            } else {
+                tracing::debug!(%reason, retry_in = ?delay, "docker: still unavailable");
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(BACKOFF_MAX);
+        }
+    }
+}

@@ -1,0 +1,408 @@
+//! One session with the Docker daemon, from connecting to the end of its
+//! event stream.
+//!
+//! 1. Connect and negotiate the API version.
+//! 2. Note the daemon's clock: `since`.
+//! 3. Open the event stream from `since` and drain it into a local queue at
+//!    once. The daemon drops events for a subscriber that does not keep up
+//!    and replays only its last 256, so the stream must be read while the
+//!    listing below runs, not after it.
+//! 4. List the running containers, inspect each, and replace this source's
+//!    records with exactly what exists.
+//! 5. Inspect every container the queued and live events name; upsert or
+//!    remove its entity. Events from before the listing are replayed
+//!    harmlessly: inspecting is idempotent.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bollard::errors::Error as ApiError;
+use bollard::models::{EventMessage, EventMessageTypeEnum};
+use bollard::query_parameters::{EventsOptions, ListContainersOptions};
+use bollard::{API_DEFAULT_VERSION, Docker};
+use futures_util::{StreamExt, TryStreamExt, stream};
+use tokio::sync::mpsc;
+
+use super::container::{Container, is_container_id};
+use super::mapping::{self, Settings};
+use super::since;
+use crate::registry::{Change, Entity, RegistryClosed, RegistryHandle, SourceId};
+
+/// Seconds a request may wait for the daemon's response headers. Generous:
+/// a daemon starting hundreds of containers answers slowly, not never.
+const REQUEST_TIMEOUT_SECS: u64 = 30;
+/// Inspections in flight at once: enough to hide the daemon's latency in a
+/// burst without queueing behind its per-container locks.
+const INSPECT_CONCURRENCY: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("cannot reach the docker daemon at {endpoint}: {source}")]
+    Connect { endpoint: String, source: ApiError },
+    #[error("docker {during} failed: {source}")]
+    Api {
+        during: &'static str,
+        source: ApiError,
+    },
+    #[error("the docker event stream ended")]
+    StreamEnded,
+    #[error(transparent)]
+    Registry(#[from] RegistryClosed),
+}
+
+impl SessionError {
+    fn api(during: &'static str) -> impl FnOnce(ApiError) -> SessionError {
+        move |source| SessionError::Api { during, source }
+    }
+}
+
+/// How a session ended, for the caller's backoff and logging.
+#[derive(Debug)]
+pub struct Ended {
+    /// How long the session followed events; `None` if it never got there.
+    pub live_for: Option<Duration>,
+    pub error: SessionError,
+}
+
+/// What one event asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Todo {
+    /// Its state may have changed: inspect it.
+    Inspect(String),
+    /// It no longer exists.
+    Forget(String),
+}
+
+/// What an inspection found.
+enum Found {
+    Nothing,
+    Container(Box<Container>),
+    Gone(String),
+}
+
+pub async fn run(endpoint: &str, settings: &Settings, registry: &RegistryHandle) -> Ended {
+    let mut live_since = None;
+    let Err(error) = follow(endpoint, settings, registry, &mut live_since).await;
+    Ended {
+        live_for: live_since.map(|at: Instant| at.elapsed()),
+        error,
+    }
+}
+
+/// Runs the session; it only ever ends with the reason it ended.
+async fn follow(
+    endpoint: &str,
+    settings: &Settings,
+    registry: &RegistryHandle,
+    live_since: &mut Option<Instant>,
+) -> Result<std::convert::Infallible, SessionError> {
+    let connect = |source| SessionError::Connect {
+        endpoint: endpoint.to_string(),
+        source,
+    };
+    let docker = client(endpoint).map_err(connect)?;
+    let docker = docker.negotiate_version().await.map_err(connect)?;
+    let since = docker
+        .info()
+        .await
+        .map_err(SessionError::api("info"))?
+        .system_time
+        .as_deref()
+        .and_then(since::unix_from_rfc3339)
+        .unwrap_or_else(local_unix_time);
+
+    let (queue, mut events) = mpsc::unbounded_channel();
+    let reader = AbortOnDrop(tokio::spawn(read_events(docker.clone(), since, queue)));
+
+    let mut served = resync(&docker, settings, registry).await?;
+    *live_since = Some(Instant::now());
+    tracing::info!(
+        api = %docker.client_version(),
+        containers = served.len(),
+        "docker: following container events"
+    );
+
+    let todos = stream::poll_fn(|cx| events.poll_recv(cx));
+    let mut found = todos
+        .map(|todo| {
+            let docker = docker.clone();
+            async move {
+                match todo? {
+                    Some(Todo::Inspect(id)) => inspect(&docker, id).await,
+                    Some(Todo::Forget(id)) => Ok(Found::Gone(id)),
+                    None => Ok(Found::Nothing),
+                }
+            }
+        })
+        .buffered(INSPECT_CONCURRENCY);
+    while let Some(result) = found.next().await {
+        match result? {
+            Found::Nothing => {}
+            Found::Container(container) => {
+                update(&mut served, &container, settings, registry).await?;
+            }
+            Found::Gone(id) => {
+                if served.remove(&id).is_some() {
+                    registry
+                        .send(Change::Remove {
+                            source: SourceId::Docker,
+                            id,
+                        })
+                        .await?;
+                }
+            }
+        }
+    }
+    drop(reader);
+    Err(SessionError::StreamEnded)
+}
+
+fn client(endpoint: &str) -> Result<Docker, ApiError> {
+    if endpoint.starts_with("unix://") {
+        Docker::connect_with_unix(endpoint, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
+    } else {
+        Docker::connect_with_http(endpoint, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
+    }
+}
+
+/// Our clock, in the unix-seconds form `since` accepts: only used when the
+/// daemon does not say what time it is.
+fn local_unix_time() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs().saturating_sub(1).to_string())
+        .unwrap_or_else(|_| "0".to_string())
+}
+
+/// Drains the event stream into `queue` as fast as the daemon sends, so the
+/// daemon never drops events for berth. Ends with the stream; an error is
+/// passed on as the last item.
+async fn read_events(
+    docker: Docker,
+    since: String,
+    queue: mpsc::UnboundedSender<Result<Option<Todo>, SessionError>>,
+) {
+    let options = EventsOptions {
+        since: Some(since),
+        until: None,
+        filters: Some(HashMap::from([(
+            "type".to_string(),
+            vec!["container".to_string(), "network".to_string()],
+        )])),
+    };
+    let mut events = docker.events(Some(options));
+    while let Some(event) = events.next().await {
+        let item = event
+            .map(|e| todo(&e))
+            .map_err(SessionError::api("event stream"));
+        let failed = item.is_err();
+        if queue.send(item).is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// The containers an event concerns. Exec, attach and other chatter (a
+/// healthcheck runs an exec every interval) asks for nothing.
+fn todo(event: &EventMessage) -> Option<Todo> {
+    let actor = event.actor.as_ref()?;
+    let action = event.action.as_deref()?;
+    // `health_status: healthy`, `exec_start: sh -c …`: the verb is the prefix.
+    let verb = action.split(':').next().unwrap_or(action).trim();
+    let id = match event.typ? {
+        EventMessageTypeEnum::CONTAINER => actor.id.as_deref()?,
+        EventMessageTypeEnum::NETWORK if matches!(verb, "connect" | "disconnect") => {
+            actor.attributes.as_ref()?.get("container")?.as_str()
+        }
+        _ => return None,
+    };
+    if !is_container_id(id) {
+        return None;
+    }
+    match verb {
+        "destroy" => Some(Todo::Forget(id.to_string())),
+        "start" | "restart" | "unpause" | "pause" | "die" | "stop" | "kill" | "oom" | "rename"
+        | "health_status" | "update" | "connect" | "disconnect" => {
+            Some(Todo::Inspect(id.to_string()))
+        }
+        _ => None,
+    }
+}
+
+async fn inspect(docker: &Docker, id: String) -> Result<Found, SessionError> {
+    match docker.inspect_container(&id, None).await {
+        Ok(inspect) => match Container::from_inspect(inspect) {
+            Ok(container) => Ok(Found::Container(Box::new(container))),
+            Err(error) => {
+                tracing::warn!(%id, %error, "docker: ignoring an inspect result");
+                Ok(Found::Nothing)
+            }
+        },
+        // Removed between the event and the inspection.
+        Err(ApiError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(Found::Gone(id)),
+        Err(source) => Err(SessionError::Api {
+            during: "inspect",
+            source,
+        }),
+    }
+}
+
+/// Lists and inspects every running container and replaces this source's
+/// records with what they map to. Returns what is now served.
+async fn resync(
+    docker: &Docker,
+    settings: &Settings,
+    registry: &RegistryHandle,
+) -> Result<HashMap<String, Entity>, SessionError> {
+    let listed = docker
+        .list_containers(Some(ListContainersOptions {
+            all: false,
+            limit: None,
+            size: false,
+            filters: None,
+        }))
+        .await
+        .map_err(SessionError::api("list"))?;
+    let ids = listed
+        .into_iter()
+        .filter_map(|c| c.id)
+        .filter(|id| is_container_id(id));
+    let found: Vec<Found> = stream::iter(ids)
+        .map(|id| inspect(docker, id))
+        .buffer_unordered(INSPECT_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut served = HashMap::new();
+    for found in found {
+        let Found::Container(container) = found else {
+            continue;
+        };
+        let mapped = mapping::map(&container, settings);
+        report_skipped(&container, &mapped.skipped);
+        if let Some(entity) = mapped.entity {
+            served.insert(container.id.clone(), entity);
+        }
+    }
+    registry
+        .send(Change::Replace {
+            source: SourceId::Docker,
+            entities: served.values().cloned().collect(),
+        })
+        .await?;
+    Ok(served)
+}
+
+/// Sends the container's new records, or its removal, when they differ from
+/// what is served: a health event that changes nothing costs no new
+/// snapshot and no serial bump.
+async fn update(
+    served: &mut HashMap<String, Entity>,
+    container: &Container,
+    settings: &Settings,
+    registry: &RegistryHandle,
+) -> Result<(), RegistryClosed> {
+    let mapped = mapping::map(container, settings);
+    let change = match mapped.entity {
+        Some(entity) if served.get(&container.id) != Some(&entity) => {
+            report_skipped(container, &mapped.skipped);
+            served.insert(container.id.clone(), entity.clone());
+            Change::Upsert {
+                source: SourceId::Docker,
+                entity,
+            }
+        }
+        None if served.remove(&container.id).is_some() => Change::Remove {
+            source: SourceId::Docker,
+            id: container.id.clone(),
+        },
+        _ => return Ok(()),
+    };
+    registry.send(change).await
+}
+
+fn report_skipped(container: &Container, skipped: &[mapping::Skipped]) {
+    for skipped in skipped {
+        tracing::warn!(
+            container = %container.name,
+            what = %skipped.what,
+            why = %skipped.why,
+            "docker: name skipped"
+        );
+    }
+}
+
+/// Stops the event reader when the session ends, whichever way it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::EventActor;
+
+    const ID: &str = "1d25491e1907ee3912d181ab18b2d155e6400716d0e4345cef28a8ba32c0b109";
+
+    fn event(
+        typ: EventMessageTypeEnum,
+        action: &str,
+        id: &str,
+        attrs: &[(&str, &str)],
+    ) -> EventMessage {
+        EventMessage {
+            typ: Some(typ),
+            action: Some(action.into()),
+            actor: Some(EventActor {
+                id: Some(id.into()),
+                attributes: Some(
+                    attrs
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn container_events_that_matter() {
+        use EventMessageTypeEnum::CONTAINER;
+        let inspect = Some(Todo::Inspect(ID.into()));
+        assert_eq!(todo(&event(CONTAINER, "start", ID, &[])), inspect);
+        assert_eq!(
+            todo(&event(CONTAINER, "health_status: healthy", ID, &[])),
+            inspect
+        );
+        assert_eq!(todo(&event(CONTAINER, "rename", ID, &[])), inspect);
+        assert_eq!(
+            todo(&event(CONTAINER, "destroy", ID, &[])),
+            Some(Todo::Forget(ID.into()))
+        );
+        assert_eq!(
+            todo(&event(CONTAINER, "exec_start: sh -c true", ID, &[])),
+            None
+        );
+        assert_eq!(todo(&event(CONTAINER, "create", ID, &[])), None);
+        assert_eq!(todo(&event(CONTAINER, "start", "../../v1/x", &[])), None);
+    }
+
+    #[test]
+    fn network_events_name_their_container() {
+        use EventMessageTypeEnum::NETWORK;
+        let net = "7b80ec56722ab98b6ba131e0825ed44cb360088efd5aa064a160ab9ae33ee74b";
+        let connect = event(NETWORK, "connect", net, &[("container", ID)]);
+        assert_eq!(todo(&connect), Some(Todo::Inspect(ID.into())));
+        assert_eq!(todo(&event(NETWORK, "disconnect", net, &[])), None);
+        assert_eq!(
+            todo(&event(NETWORK, "create", net, &[("container", ID)])),
+            None
+        );
+    }
+}
