@@ -5,8 +5,11 @@
 #![allow(dead_code)]
 
 pub mod dig;
+pub mod docker;
+pub mod image;
 pub mod named;
 pub mod peers;
+pub mod proxy;
 pub mod raw;
 
 use std::io::{BufRead, BufReader};
