@@ -5,6 +5,7 @@
 mod support;
 
 mod cli;
+mod docker;
 mod forwarding;
 mod http;
 mod malformed;
