@@ -146,6 +146,34 @@ fn network_connect_and_disconnect() {
 }
 
 #[test]
+fn ipv6_addresses_get_aaaa_and_an_ip6_arpa_ptr() {
+    if !require_docker() {
+        return;
+    }
+    let scope = Scope::new("ipv6");
+    // A ULA subnet of this run's own, so parallel runs do not collide.
+    let subnet = format!("fd00:b0:{:x}::/64", std::process::id() & 0xffff);
+    let network = scope.network_with("v6", &["--ipv6", "--subnet", &subnet]);
+    let berth = berth(&["--network", &network]);
+    let container = scope.name("app");
+    scope.run(&container, &["--network", &network]);
+    let ipv6 = scope.ipv6(&container, &network);
+    assert!(!ipv6.is_empty(), "docker gave {container} no IPv6 address");
+
+    eventually_a(&berth, &container, &[&scope.ip(&container, &network)]);
+    let aaaa = berth.dig(&[&format!("{container}.apps.local"), "AAAA"]);
+    let want: std::net::Ipv6Addr = ipv6.parse().unwrap();
+    let got: Vec<std::net::Ipv6Addr> = aaaa
+        .rdata("AAAA")
+        .iter()
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    assert_eq!(got, [want], "{}", aaaa.raw);
+    let ptr = berth.dig(&["-x", &ipv6]);
+    assert_eq!(ptr.rdata("PTR"), [format!("{container}.apps.local.")]);
+}
+
+#[test]
 fn host_addresses_carry_published_ports() {
     if !require_docker() {
         return;

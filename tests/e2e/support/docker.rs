@@ -152,9 +152,25 @@ impl Scope {
 
     /// A user-defined network, removed with the scope.
     pub fn network(&self, suffix: &str) -> String {
+        self.network_with(suffix, &[])
+    }
+
+    /// A network with extra `docker network create` options.
+    pub fn network_with(&self, suffix: &str, options: &[&str]) -> String {
         let name = self.name(suffix);
-        must(&["network", "create", "--label", &self.label(), &name]);
+        let label = self.label();
+        let mut args = vec!["network", "create", "--label", &label];
+        args.extend_from_slice(options);
+        args.push(&name);
+        must(&args);
         name
+    }
+
+    /// The container's global IPv6 address on `network`.
+    pub fn ipv6(&self, container: &str, network: &str) -> String {
+        let template =
+            format!("{{{{(index .NetworkSettings.Networks \"{network}\").GlobalIPv6Address}}}}");
+        must(&["inspect", "-f", &template, container])
     }
 
     /// The container's IPv4 address on `network`, as Docker reports it.
