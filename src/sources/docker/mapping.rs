@@ -73,11 +73,6 @@ pub fn map(container: &Container, settings: &Settings) -> Mapped {
     if addresses.is_empty() {
         return Mapped::default();
     }
-    let ttl = ttl(container, settings.ttl, &mut skipped);
-    let mode = &settings.addresses;
-    let services = services(container, mode, &mut skipped);
-    let registered = registered(container, mode, &mut skipped);
-
     let canonical = Relative::single(&container.name);
     if canonical.is_none() {
         skipped.push(skip(
@@ -85,45 +80,81 @@ pub fn map(container: &Container, settings: &Settings) -> Mapped {
             NameError::EmptyLabel,
         ));
     }
-    let hosts = host_names(container, canonical.as_ref(), &mut skipped);
+    let plan = Plan {
+        ttl: ttl(container, settings.ttl, &mut skipped),
+        hosts: host_names(container, canonical.as_ref(), &mut skipped),
+        services: services(container, &settings.addresses, &mut skipped),
+        registered: registered(container, &settings.addresses, &mut skipped),
+        container,
+        mode: &settings.addresses,
+        addresses,
+        canonical,
+    };
 
     let mut records = Vec::new();
     for zone in &settings.zones {
-        let mut place = Placer {
-            zone,
-            skipped: &mut skipped,
+        plan.place_in(zone, &mut Placer::new(zone, &mut skipped), &mut records);
+    }
+    // The host's address belongs to the host: only container addresses get
+    // a PTR, to the container's name in the first zone.
+    if let Addresses::Container { .. } = settings.addresses
+        && let Some(zone) = settings.zones.first()
+    {
+        plan.reverse(zone, &mut records);
+    }
+    Mapped {
+        entity: Some(Entity::new(container.id.clone(), unique(records))),
+        skipped,
+    }
+}
+
+/// Everything one container's records are made from, zone-independent.
+struct Plan<'a> {
+    container: &'a Container,
+    mode: &'a Addresses,
+    addresses: Vec<IpAddr>,
+    ttl: u32,
+    /// The container's own name: the target of its SRV and PTR records.
+    canonical: Option<Relative>,
+    /// Names that get the addresses and, unless wildcards, the SRV records.
+    hosts: Vec<Relative>,
+    services: Vec<Service>,
+    registered: Vec<Registered>,
+}
+
+impl Plan<'_> {
+    fn place_in(&self, zone: &Name, place: &mut Placer<'_>, records: &mut Vec<Record>) {
+        let ttl = self.ttl;
+        let target = self.canonical.as_ref().and_then(|c| c.under(zone).ok());
+        let address_records = |name: Name, records: &mut Vec<Record>| {
+            for ip in &self.addresses {
+                records.push(Record::address(name.clone(), ttl, *ip));
+            }
         };
-        // SRV and PTR records point at the container's own name.
-        let target = canonical.as_ref().and_then(|c| c.under(zone).ok());
-        for host in &hosts {
+        for host in &self.hosts {
             let Some(name) = place.at(host) else {
                 continue;
             };
-            for ip in &addresses {
-                records.push(Record::address(name.clone(), ttl, *ip));
-            }
+            address_records(name, records);
             // A wildcard SRV owner would answer every `_x._y` below it.
             let Some(target) = target.as_ref().filter(|_| !host.is_wildcard()) else {
                 continue;
             };
-            for service in &services {
+            for service in &self.services {
                 let owner = host.service(&service.name, service.proto.label());
                 if let Some(owner) = place.at(&owner) {
                     records.push(Record::srv(owner, ttl, service.port, target.clone()));
                 }
             }
         }
-        for service in &registered {
+        for service in &self.registered {
             let Some(base) = Relative::single(&service.label) else {
                 continue;
             };
-            let names =
-                std::iter::once(base.clone()).chain(service.tags.iter().map(|tag| base.child(tag)));
-            for name in names {
+            let tagged = service.tags.iter().map(|tag| base.child(tag));
+            for name in std::iter::once(base.clone()).chain(tagged) {
                 if let Some(name) = place.at(&name) {
-                    for ip in &addresses {
-                        records.push(Record::address(name.clone(), ttl, *ip));
-                    }
+                    address_records(name, records);
                 }
             }
             let (Some(port), Some(target)) = (service.port, &target) else {
@@ -131,34 +162,21 @@ pub fn map(container: &Container, settings: &Settings) -> Mapped {
             };
             let owner = Relative::zone_service(&service.label, port.proto.label());
             if let Some(owner) = place.at(&owner) {
-                for number in client_ports(container, mode, port) {
+                for number in client_ports(self.container, self.mode, port) {
                     records.push(Record::srv(owner.clone(), ttl, number, target.clone()));
                 }
             }
         }
     }
-    // The host's address belongs to the host: only container addresses get
-    // a PTR, to the container's name in the first zone.
-    if let Addresses::Container { .. } = settings.addresses
-        && let Some(target) = settings
-            .zones
-            .first()
-            .and_then(|zone| canonical.as_ref()?.under(zone).ok())
-    {
-        for ip in &addresses {
-            records.push(Record::reverse(*ip, ttl, target.clone()));
-        }
-    }
 
-    let mut unique: Vec<Record> = Vec::with_capacity(records.len());
-    for record in records {
-        if !unique.contains(&record) {
-            unique.push(record);
+    /// A PTR for each address, to the container's name in `zone`.
+    fn reverse(&self, zone: &Name, records: &mut Vec<Record>) {
+        let Some(target) = self.canonical.as_ref().and_then(|c| c.under(zone).ok()) else {
+            return;
+        };
+        for ip in &self.addresses {
+            records.push(Record::reverse(*ip, self.ttl, target.clone()));
         }
-    }
-    Mapped {
-        entity: Some(Entity::new(container.id.clone(), unique)),
-        skipped,
     }
 }
 
@@ -166,14 +184,24 @@ pub fn map(container: &Container, settings: &Settings) -> Mapped {
 /// server and names too long for it.
 struct Placer<'a> {
     zone: &'a Name,
+    /// `ns.<zone>`, whose address berth's configuration owns.
+    name_server: Option<Name>,
     skipped: &'a mut Vec<Skipped>,
 }
 
-impl Placer<'_> {
+impl<'a> Placer<'a> {
+    fn new(zone: &'a Name, skipped: &'a mut Vec<Skipped>) -> Self {
+        let name_server = Relative::single("ns").and_then(|ns| ns.under(zone).ok());
+        Placer {
+            zone,
+            name_server,
+            skipped,
+        }
+    }
+
     fn at(&mut self, relative: &Relative) -> Option<Name> {
         let placed = relative.under(self.zone).and_then(|name| {
-            let ns = Relative::single("ns").and_then(|ns| ns.under(self.zone).ok());
-            if Some(&name) == ns.as_ref() {
+            if Some(&name) == self.name_server.as_ref() {
                 Err(NameError::Reserved)
             } else {
                 Ok(name)
@@ -339,8 +367,19 @@ fn host_names(
             }
         }
     }
-    hosts.dedup();
-    hosts
+    unique(hosts)
+}
+
+/// `items` without repeats, first occurrences kept in order. The lists are
+/// a container's names and records: short, so a scan beats hashing.
+fn unique<T: PartialEq>(items: Vec<T>) -> Vec<T> {
+    let mut kept: Vec<T> = Vec::with_capacity(items.len());
+    for item in items {
+        if !kept.contains(&item) {
+            kept.push(item);
+        }
+    }
+    kept
 }
 
 /// Registrator's `SERVICE_NAME`, `SERVICE_<port>_NAME`, `SERVICE_TAGS` and
