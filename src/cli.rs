@@ -61,8 +61,9 @@ pub struct Cli {
     pub docker: Option<String>,
 
     /// Which address a container's names get: "container" (its IP on
-    /// --network, else on its first network) or "host" (--host-ip, with SRV
-    /// ports the published host ports). [default: container]
+    /// --network, else on the network it was created on) or "host"
+    /// (--host-ip, with SRV ports the published host ports).
+    /// [default: container]
     #[arg(long, env = "BERTH_ADDRESS", value_name = "container|host")]
     pub address: Option<String>,
 
