@@ -4,6 +4,9 @@
 
 pub mod answer;
 pub mod forward;
+// recvmmsg/sendmmsg take raw pointers; the safety argument is in the module.
+#[allow(unsafe_code)]
+mod mmsg;
 pub(crate) mod response;
 pub mod server;
 pub mod wire;
