@@ -83,9 +83,16 @@ pub fn is_within(name: &[u8], zone: &[u8]) -> bool {
     if &name[cut..] != zone {
         return false;
     }
-    // The match must start on a label boundary.
-    let labels = Labels::of(name);
-    (0..=labels.count()).any(|i| labels.offset(i, name) == cut)
+    // The match must start on a label boundary: walk the labels to it
+    // (this runs for every query, so no offset table is built).
+    let mut at = 0usize;
+    while at < cut {
+        match name.get(at) {
+            Some(&len) if len != 0 => at += 1 + len as usize,
+            _ => return false,
+        }
+    }
+    at == cut
 }
 
 /// Renders a wire-format name as text, for logs and JSON.
