@@ -135,7 +135,12 @@ impl Writer {
     /// Applies one change to the writer's state. Nothing is visible to
     /// readers until [`Writer::publish`].
     pub fn apply(&mut self, change: Change) {
-        let zones_before = self.declared_zones();
+        // Listing the declared zones is a pass over every entity; only a
+        // change that involves an entity declaring a zone can alter them,
+        // so one container among 100,000 does not pay for it.
+        let zones_before = self
+            .may_change_zones(&change)
+            .then(|| self.declared_zones());
         let mut touched: HashSet<NameKey> = HashSet::new();
         match change {
             Change::Replace { source, entities } => {
@@ -160,12 +165,35 @@ impl Writer {
                 self.take(&(source, id), &mut touched);
             }
         }
-        if self.declared_zones() != zones_before {
+        if zones_before.is_some_and(|before| self.declared_zones() != before) {
             self.rebuild_zones();
         } else {
             for key in touched {
                 self.refresh(&key);
             }
+        }
+    }
+
+    /// Whether `change` adds, replaces or removes an entity that is a zone
+    /// of its own.
+    fn may_change_zones(&self, change: &Change) -> bool {
+        let stored_declares = |source: SourceId, id: &str| {
+            self.entities
+                .get(&(source, id.to_owned()))
+                .is_some_and(|stored| stored.declares_zone.is_some())
+        };
+        match change {
+            Change::Replace { source, entities } => {
+                entities.iter().any(|e| e.declares_zone.is_some())
+                    || self
+                        .entities
+                        .iter()
+                        .any(|((s, _), stored)| s == source && stored.declares_zone.is_some())
+            }
+            Change::Upsert { source, entity } => {
+                entity.declares_zone.is_some() || stored_declares(*source, &entity.id)
+            }
+            Change::Remove { source, id } => stored_declares(*source, id),
         }
     }
 
@@ -530,6 +558,36 @@ mod tests {
         writer.apply(container("c1", "evil.example.com.", "192.0.2.1"));
         let snap = writer.publish();
         assert!(snap.zone_for(&key("evil.example.com.")).is_none());
+    }
+
+    #[test]
+    fn a_declared_zone_comes_and_goes_with_its_entity() {
+        let mut writer = Writer::new(settings());
+        writer.apply(container("c1", "web.apps.local.", "192.0.2.1"));
+        let mut file = Entity::new(
+            "example.test.zone",
+            vec![Record::address(
+                name("www.example.test."),
+                5,
+                "192.0.2.9".parse().unwrap(),
+            )],
+        );
+        file.declares_zone = Some(name("example.test."));
+        writer.apply(Change::Upsert {
+            source: SourceId::ZoneFiles,
+            entity: file,
+        });
+        let snap = writer.publish();
+        assert!(snap.zone(&key("example.test.")).is_some());
+        assert!(snap.zone_for(&key("www.example.test.")).is_some());
+
+        writer.apply(Change::Remove {
+            source: SourceId::ZoneFiles,
+            id: "example.test.zone".into(),
+        });
+        let snap = writer.publish();
+        assert!(snap.zone(&key("example.test.")).is_none());
+        assert!(snap.zone(&key("apps.local.")).is_some());
     }
 
     #[test]
