@@ -4,6 +4,7 @@
 
 mod support;
 
+mod bench_smoke;
 mod cli;
 mod docker;
 mod forwarding;
