@@ -203,17 +203,26 @@ pub fn wait_until_for(deadline: Duration, mut condition: impl FnMut() -> bool) -
 }
 
 /// A loopback port free for both UDP and TCP right now, for programs that
-/// cannot bind port 0 and report it.
+/// cannot bind port 0 and report it. Chosen at random below the kernel's
+/// ephemeral range (32768 and up), so that the port-0 binds of the berths
+/// and clients running beside this test cannot take it before the program
+/// binds it.
 pub fn free_port() -> u16 {
-    for _ in 0..100 {
-        let Ok(tcp) = TcpListener::bind("127.0.0.1:0") else {
-            continue;
-        };
-        let Ok(addr) = tcp.local_addr() else {
-            continue;
-        };
-        if UdpSocket::bind(addr).is_ok() {
-            return addr.port();
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+    let mut state = u64::from(std::process::id())
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+        ^ SEQUENCE.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+    for _ in 0..1000 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let port = 20_000 + (state % 12_000) as u16;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        if TcpListener::bind(addr).is_ok() && UdpSocket::bind(addr).is_ok() {
+            return port;
         }
     }
     panic!("no free loopback port");

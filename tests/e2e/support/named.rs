@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use super::{DEADLINE, free_port, signal, wait_until_for, write_file};
+use std::time::Duration;
+
+use super::{DEADLINE, free_port, raw, signal, wait_until_for, write_file};
 
 pub struct Named {
     child: Child,
@@ -19,6 +21,19 @@ impl Named {
     /// recursion and no NS records in the authority section of positive
     /// answers (berth's choice too; BIND's default adds them).
     pub fn start(zones: &[(&str, &str)]) -> Named {
+        // A port can still be taken between choosing and binding it; named
+        // then runs without listening. Try again on another port.
+        let mut last_log = String::new();
+        for _ in 0..3 {
+            match Self::try_start(zones) {
+                Ok(named) => return named,
+                Err(log) => last_log = log,
+            }
+        }
+        panic!("named did not start; last log:\n{last_log}");
+    }
+
+    fn try_start(zones: &[(&str, &str)]) -> Result<Named, String> {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let d = dir.path().display();
@@ -53,21 +68,28 @@ impl Named {
                 }
             }
         });
-        let running = wait_until_for(DEADLINE, || {
-            log.lock()
-                .is_ok_and(|l| l.contains("running") || l.contains("exiting"))
-        });
-        let text = log.lock().map(|l| l.clone()).unwrap_or_default();
-        if !running || text.contains("exiting") {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("named did not start; log:\n{text}");
-        }
-        Named {
+        let mut named = Named {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             log,
             _dir: dir,
+        };
+        // Up means: still running, and answering on its port (the SOA of
+        // the first zone), not just "running" in its log.
+        let probe = zones.first().map_or_else(
+            || raw::query(1, ".", 6),
+            |(origin, _)| raw::query(1, origin, 6),
+        );
+        let up = wait_until_for(DEADLINE, || {
+            matches!(named.child.try_wait(), Ok(None))
+                && raw::udp_exchange(named.addr, &probe, Duration::from_millis(200))
+                    .is_some_and(|reply| raw::rcode(&reply) == 0)
+        });
+        if up {
+            Ok(named)
+        } else {
+            // Dropping `named` stops the process.
+            Err(named.log())
         }
     }
 
@@ -79,7 +101,7 @@ impl Named {
 impl Drop for Named {
     fn drop(&mut self) {
         signal(self.child.id(), "TERM");
-        let stopped = wait_until_for(std::time::Duration::from_secs(5), || {
+        let stopped = wait_until_for(Duration::from_secs(5), || {
             matches!(self.child.try_wait(), Ok(Some(_)))
         });
         if !stopped {
