@@ -45,7 +45,23 @@ pub struct Daemon {
 impl Daemon {
     /// Runs `command` (already configured for `port` in `dir`) and waits
     /// until it answers DNS on the port.
-    fn start(name: &str, mut command: Command, port: u16, dir: tempfile::TempDir) -> Daemon {
+    fn start(name: &str, command: Command, port: u16, dir: tempfile::TempDir) -> Daemon {
+        let probe = raw::query(1, ".", 6);
+        Daemon::launch(name, command, port, dir, &probe, |_| true)
+            .unwrap_or_else(|log| panic!("{name} did not start; log:\n{log}"))
+    }
+
+    /// Runs `command` and waits until it is still running and answers
+    /// `probe` on `port` with a reply `ready` accepts. On failure the
+    /// process is stopped and its log returned.
+    pub fn launch(
+        name: &str,
+        mut command: Command,
+        port: u16,
+        dir: tempfile::TempDir,
+        probe: &[u8],
+        ready: impl Fn(&[u8]) -> bool,
+    ) -> Result<Daemon, String> {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -77,13 +93,17 @@ impl Daemon {
             log,
             dir,
         };
-        let probe = raw::query(1, ".", 6);
         let up = wait_until(|| {
             matches!(daemon.child.try_wait(), Ok(None))
-                && raw::udp_exchange(daemon.addr, &probe, Duration::from_millis(200)).is_some()
+                && raw::udp_exchange(daemon.addr, probe, Duration::from_millis(200))
+                    .is_some_and(|reply| ready(&reply))
         });
-        assert!(up, "{name} did not start; log:\n{}", daemon.log());
-        daemon
+        if up {
+            Ok(daemon)
+        } else {
+            // Dropping `daemon` stops the process.
+            Err(daemon.log())
+        }
     }
 
     pub fn log(&self) -> String {
