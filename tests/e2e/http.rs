@@ -35,13 +35,7 @@ fn healthz_metrics_and_records() {
     if !require("dig") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("apps.local.zone"),
-        "$TTL 60\ngateway IN A 192.0.2.1\n",
-    )
-    .unwrap();
-    let berth = Berth::start(&["--zones", dir.path().to_str().unwrap()]);
+    let (berth, _dir) = Berth::with_zone_file("$TTL 60\ngateway IN A 192.0.2.1\n", &[]);
     berth.wait_for_log("http listening");
     let http = berth.http_addr().expect("http address in the log");
 

@@ -12,20 +12,8 @@ const NOTIMP: u8 = 4;
 const QUIET: Duration = Duration::from_millis(500);
 const REPLY: Duration = Duration::from_secs(5);
 
-fn zone_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("apps.local.zone"),
-        "$TTL 60\nweb IN A 192.0.2.7\n",
-    )
-    .unwrap();
-    dir
-}
-
 fn start() -> (Berth, tempfile::TempDir) {
-    let dir = zone_dir();
-    let berth = Berth::start(&["--zones", dir.path().to_str().unwrap()]);
-    (berth, dir)
+    Berth::with_zone_file("$TTL 60\nweb IN A 192.0.2.7\n", &[])
 }
 
 fn still_answers(berth: &Berth) {

@@ -32,10 +32,7 @@ const QUERIES: &[(&str, &str, &str)] = &[
 ];
 
 fn start_berth() -> (Berth, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("apps.local.zone"), ZONE_FILE).expect("zone file");
-    let berth = Berth::start(&["--zones", dir.path().to_str().expect("utf-8 path")]);
-    (berth, dir)
+    Berth::with_zone_file(ZONE_FILE, &[])
 }
 
 /// A record without its TTL (a resolver serves what is left of it).

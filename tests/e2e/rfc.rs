@@ -16,11 +16,7 @@ www IN CNAME gateway\n\
 _http._tcp.www IN SRV 0 10 80 gateway\n";
 
 fn start(extra: &[&str]) -> (Berth, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("apps.local.zone"), ZONE_FILE).unwrap();
-    let mut args = vec!["--zones", dir.path().to_str().unwrap()];
-    args.extend_from_slice(extra);
-    (Berth::start(&args), dir)
+    Berth::with_zone_file(ZONE_FILE, extra)
 }
 
 #[test]
@@ -198,13 +194,11 @@ fn rfc6891_answers_larger_than_the_client_limit_set_tc() {
     if !require("dig") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
     let mut zone = String::from("$TTL 60\n");
     for i in 1..=40 {
         zone.push_str(&format!("many IN A 198.51.100.{i}\n"));
     }
-    std::fs::write(dir.path().join("apps.local.zone"), zone).unwrap();
-    let berth = Berth::start(&["--zones", dir.path().to_str().unwrap()]);
+    let (berth, _dir) = Berth::with_zone_file(&zone, &[]);
     // 40 records are about 680 octets: over 512, under 1232.
     let small = berth.dig(&["many.apps.local", "A", "+bufsize=512", "+ignore"]);
     assert!(small.has_flag("tc"));
@@ -223,13 +217,11 @@ fn rfc7766_tcp_gives_the_whole_answer() {
     if !require("kdig") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
     let mut zone = String::from("$TTL 60\n");
     for i in 1..=200 {
         zone.push_str(&format!("huge IN A 10.0.{}.{}\n", i / 250, i % 250));
     }
-    std::fs::write(dir.path().join("apps.local.zone"), zone).unwrap();
-    let berth = Berth::start(&["--zones", dir.path().to_str().unwrap()]);
+    let (berth, _dir) = Berth::with_zone_file(&zone, &[]);
     let answer = kdig(berth.addr, &["huge.apps.local", "A", "+tcp"]);
     assert_eq!(answer.status, "NOERROR");
     assert_eq!(answer.answer.len(), 200);
@@ -306,14 +298,7 @@ fn ipv6_listeners_answer_over_udp_and_tcp() {
         eprintln!("SKIPPING: no IPv6 loopback here");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("apps.local.zone"), ZONE_FILE).unwrap();
-    let berth = Berth::start(&[
-        "--zones",
-        dir.path().to_str().unwrap(),
-        "--listen",
-        "[::1]:0",
-    ]);
+    let (berth, _dir) = start(&["--listen", "[::1]:0"]);
     assert!(berth.addr.is_ipv6());
     assert_eq!(
         dig(berth.addr, &["gateway.apps.local", "AAAA"]).rdata("AAAA"),

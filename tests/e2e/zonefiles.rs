@@ -16,10 +16,8 @@ fn changed_files_are_reloaded_and_bump_the_serial() {
     if !require("dig") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let (berth, dir) = Berth::with_zone_file("$TTL 60\nweb IN A 192.0.2.1\n", &[]);
     let file = dir.path().join("apps.local.zone");
-    std::fs::write(&file, "$TTL 60\nweb IN A 192.0.2.1\n").unwrap();
-    let berth = Berth::start(&["--zones", dir.path().to_str().unwrap()]);
     assert_eq!(
         berth.dig(&["web.apps.local", "A"]).rdata("A"),
         ["192.0.2.1"]
@@ -48,10 +46,8 @@ fn a_broken_file_keeps_the_last_good_data_and_names_the_line() {
     if !require("dig") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let (berth, dir) = Berth::with_zone_file("$TTL 60\nweb IN A 192.0.2.1\n", &[]);
     let file = dir.path().join("apps.local.zone");
-    std::fs::write(&file, "$TTL 60\nweb IN A 192.0.2.1\n").unwrap();
-    let berth = Berth::start(&["--zones", dir.path().to_str().unwrap()]);
 
     std::fs::write(
         &file,
@@ -88,13 +84,7 @@ fn sighup_rereads_every_file() {
     if !require("dig") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("apps.local.zone"),
-        "$TTL 60\nweb IN A 192.0.2.1\n",
-    )
-    .unwrap();
-    let berth = Berth::start(&["--zones", dir.path().to_str().unwrap()]);
+    let (berth, _dir) = Berth::with_zone_file("$TTL 60\nweb IN A 192.0.2.1\n", &[]);
     berth.wait_for_log("zone file loaded");
     let loads = |log: &str| log.matches("zone file loaded").count();
     let before = loads(&berth.log());

@@ -112,6 +112,18 @@ impl Berth {
         }
     }
 
+    /// Starts berth with `apps.local.zone` holding `zone` in a directory
+    /// of its own (`--zones`), plus `extra` flags. The directory lives as
+    /// long as the returned guard; `apps.local.zone` in it can be rewritten.
+    pub fn with_zone_file(zone: &str, extra: &[&str]) -> (Berth, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("apps.local.zone"), zone).expect("write zone file");
+        let zones = dir.path().to_str().expect("utf-8 temp path");
+        let mut args = vec!["--zones", zones];
+        args.extend_from_slice(extra);
+        (Berth::start(&args), dir)
+    }
+
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
