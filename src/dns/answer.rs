@@ -208,8 +208,9 @@ enum Found<'z> {
     Exact(&'z Node),
     /// Synthesised from the wildcard at the closest encloser (RFC 4592 §3.3.1).
     Wildcard(&'z Node),
-    /// A zone cut at or above the name: refer the client to it.
-    Cut(&'z Node),
+    /// A zone cut at or above the name, with its key in the zone: refer
+    /// the client to it.
+    Cut(&'z [u8], &'z Node),
     NxDomain,
 }
 
@@ -231,11 +232,11 @@ impl<'s> Lookup<'_, '_, 's> {
             let found = find(self.zone, name, self.qtype);
             let node = match found {
                 Found::Exact(node) | Found::Wildcard(node) => node,
-                Found::Cut(cut) => {
+                Found::Cut(key, cut) => {
                     if hop == 0 {
                         self.clear_aa();
                     }
-                    return self.refer(cut);
+                    return self.refer(key, cut);
                 }
                 Found::NxDomain => {
                     self.negative();
@@ -354,15 +355,8 @@ impl<'s> Lookup<'_, '_, 's> {
     }
 
     /// A referral: the cut's NS RRset in authority, glue in additional.
-    fn refer(&mut self, cut: &'s Node) -> u8 {
+    fn refer(&mut self, key: &'s [u8], cut: &'s Node) -> u8 {
         let Some(ns) = cut.get(rtype::NS) else {
-            return rcode::SERVFAIL;
-        };
-        let key = self
-            .zone
-            .nodes
-            .get_key_value(&lowercase_key(&cut.owner)[..]);
-        let Some((key, _)) = key else {
             return rcode::SERVFAIL;
         };
         let owner = Owner::Name {
@@ -374,10 +368,6 @@ impl<'s> Lookup<'_, '_, 's> {
         }
         rcode::NOERROR
     }
-}
-
-fn lowercase_key(wire: &[u8]) -> Vec<u8> {
-    wire.to_ascii_lowercase()
 }
 
 /// The name search of RFC 1034 §4.3.2 step 3 with RFC 4592 wildcards:
@@ -398,15 +388,15 @@ fn find<'z>(zone: &'z Zone, name: &[u8], qtype: u16) -> Found<'z> {
             if qtype == rtype::DS && suffix.len() == name.len() {
                 continue;
             }
-            if let Some(node) = zone.node(suffix)
+            if let Some((key, node)) = zone.nodes.get_key_value(suffix)
                 && node.get(rtype::NS).is_some()
                 && node.get(rtype::SOA).is_none()
             {
-                cut = Some(node);
+                cut = Some((&key[..], &**node));
             }
         }
-        if let Some(node) = cut {
-            return Found::Cut(node);
+        if let Some((key, node)) = cut {
+            return Found::Cut(key, node);
         }
     }
     if let Some(node) = zone.node(name) {
