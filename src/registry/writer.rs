@@ -37,6 +37,9 @@ type EntityKey = (SourceId, String);
 /// name never scans a large zone file's worth of records.
 struct Stored {
     declares_zone: Option<Name>,
+    /// The lookup key of `declares_zone`, kept so that placing each of a
+    /// large zone file's names does not encode it again.
+    zone_key: Option<NameKey>,
     by_name: HashMap<NameKey, Vec<Record>>,
 }
 
@@ -201,7 +204,7 @@ impl Writer {
         let mut zones: Vec<NameKey> = self
             .entities
             .values()
-            .filter_map(|e| e.declares_zone.as_ref().map(name::key))
+            .filter_map(|e| e.zone_key.clone())
             .collect();
         zones.sort();
         zones.dedup();
@@ -242,6 +245,7 @@ impl Writer {
         self.entities.insert(
             key,
             Stored {
+                zone_key: entity.declares_zone.as_ref().map(name::key),
                 declares_zone: entity.declares_zone,
                 by_name,
             },
@@ -318,8 +322,8 @@ impl Writer {
                     continue;
                 };
                 // An entity that is a zone of its own places records only there.
-                if let Some(declared) = &stored.declares_zone
-                    && name::key(declared) != apex
+                if let Some(declared) = &stored.zone_key
+                    && *declared != apex
                 {
                     continue;
                 }
