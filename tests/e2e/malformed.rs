@@ -4,11 +4,9 @@
 use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::support::raw::{self, udp_exchange};
+use crate::support::raw::{self, FORMERR, NOERROR, NOTIMP, Query, udp_exchange};
 use crate::support::{Berth, require};
 
-const FORMERR: u8 = 1;
-const NOTIMP: u8 = 4;
 const QUIET: Duration = Duration::from_millis(500);
 const REPLY: Duration = Duration::from_secs(5);
 
@@ -19,7 +17,7 @@ fn start() -> (Berth, tempfile::TempDir) {
 fn still_answers(berth: &Berth) {
     let reply = udp_exchange(berth.addr, &raw::query(7, "web.apps.local", 1), REPLY)
         .expect("berth stopped answering");
-    assert_eq!(raw::rcode(&reply), 0);
+    assert_eq!(raw::rcode(&reply), NOERROR);
     assert_eq!(raw::ancount(&reply), 1);
 }
 
@@ -52,38 +50,25 @@ fn rfc1035_malformed_questions_get_formerr() {
     let (berth, _dir) = start();
 
     // A compression pointer in the question, pointing forwards, and a loop.
-    let mut forward = raw::query(2, "", 1);
-    forward.splice(12..13, [0xc0, 0x40]);
+    let forward = Query::new(2, "", 1).qname_octets(&[0xc0, 0x40]).bytes();
     expect_formerr(&berth, &forward, "forward pointer");
-    let mut looped = raw::query(3, "", 1);
-    looped.splice(12..13, [0xc0, 0x0c]);
+    let looped = Query::new(3, "", 1).qname_octets(&[0xc0, 0x0c]).bytes();
     expect_formerr(&berth, &looped, "pointer to itself");
 
     // QDCOUNT 0 and 2.
-    let mut none = raw::query(4, "web.apps.local", 1);
-    none[5] = 0;
+    let none = Query::new(4, "web.apps.local", 1).qdcount(0).bytes();
     expect_formerr(&berth, &none, "QDCOUNT 0");
-    let mut two = raw::query(5, "web.apps.local", 1);
-    two[5] = 2;
+    let two = Query::new(5, "web.apps.local", 1).qdcount(2).bytes();
     expect_formerr(&berth, &two, "QDCOUNT 2 with one question");
-    let mut two_real = raw::query(6, "web.apps.local", 1);
-    two_real.extend_from_within(12..);
-    two_real[5] = 2;
+    let two_real = Query::new(6, "web.apps.local", 1).questions(2).bytes();
     expect_formerr(&berth, &two_real, "QDCOUNT 2");
 
     // A label longer than 63 octets (its length byte has the 0x40 bit set).
-    let mut long_label = vec![0, 8, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 64];
-    long_label.extend_from_slice(&[b'a'; 64]);
-    long_label.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let long_label = raw::query(8, &"a".repeat(64), 1);
     expect_formerr(&berth, &long_label, "64-octet label");
 
     // A name longer than 255 octets.
-    let mut long_name = vec![0, 9, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-    for _ in 0..5 {
-        long_name.push(60);
-        long_name.extend_from_slice(&[b'a'; 60]);
-    }
-    long_name.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let long_name = raw::query(9, &[&*"a".repeat(60); 5].join("."), 1);
     expect_formerr(&berth, &long_name, "name over 255 octets");
 
     // The question cut off before QTYPE/QCLASS.
@@ -91,9 +76,9 @@ fn rfc1035_malformed_questions_get_formerr() {
     expect_formerr(&berth, &full[..full.len() - 3], "cut-off question");
 
     // An OPT record whose options overrun its RDATA.
-    let mut bad_opt = raw::query(11, "web.apps.local", 1);
-    bad_opt[11] = 1;
-    bad_opt.extend_from_slice(&[0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 4, 0, 10, 0, 9]);
+    let bad_opt = Query::new(11, "web.apps.local", 1)
+        .opt(1232, &[0, 10, 0, 9])
+        .bytes();
     expect_formerr(&berth, &bad_opt, "overrunning EDNS option");
 
     still_answers(&berth);
@@ -103,11 +88,12 @@ fn rfc1035_malformed_questions_get_formerr() {
 fn rfc1035_unknown_opcodes_get_notimp() {
     let (berth, _dir) = start();
     for opcode in [1u8, 2, 4, 5, 15] {
-        let mut packet = raw::query(20 + opcode as u16, "web.apps.local", 1);
-        packet[2] = (packet[2] & 0x87) | (opcode << 3);
+        let packet = Query::new(20 + opcode as u16, "web.apps.local", 1)
+            .opcode(opcode)
+            .bytes();
         let reply = udp_exchange(berth.addr, &packet, REPLY).expect("reply");
         assert_eq!(raw::rcode(&reply), NOTIMP, "opcode {opcode}");
-        assert_eq!((reply[2] >> 3) & 0x0f, opcode, "opcode echoed");
+        assert_eq!(raw::opcode(&reply), opcode, "opcode echoed");
     }
     still_answers(&berth);
 }
@@ -115,8 +101,7 @@ fn rfc1035_unknown_opcodes_get_notimp() {
 #[test]
 fn responses_are_never_answered() {
     let (berth, _dir) = start();
-    let mut packet = raw::query(30, "web.apps.local", 1);
-    packet[2] |= 0x80;
+    let packet = Query::new(30, "web.apps.local", 1).response().bytes();
     assert!(udp_exchange(berth.addr, &packet, QUIET).is_none());
     still_answers(&berth);
 }
@@ -184,12 +169,11 @@ fn rfc7766_malformed_tcp_message_does_not_stop_the_server() {
 
     let mut stream = TcpStream::connect(berth.addr).unwrap();
     stream.set_read_timeout(Some(REPLY)).unwrap();
-    let mut bad = raw::query(40, "web.apps.local", 1);
-    bad[5] = 0;
+    let bad = Query::new(40, "web.apps.local", 1).qdcount(0).bytes();
     raw::tcp_send_all(&mut stream, &[bad, raw::query(41, "web.apps.local", 1)]);
     let first = raw::tcp_read(&mut stream).expect("FORMERR over TCP");
     assert_eq!((raw::id(&first), raw::rcode(&first)), (40, FORMERR));
     let second = raw::tcp_read(&mut stream).expect("answer after FORMERR");
-    assert_eq!((raw::id(&second), raw::rcode(&second)), (41, 0));
+    assert_eq!((raw::id(&second), raw::rcode(&second)), (41, NOERROR));
     still_answers(&berth);
 }

@@ -1,27 +1,131 @@
 //! Hand-built packets, for what dig will not send: malformed queries,
-//! pipelined TCP, exact bytes.
+//! pipelined TCP, exact bytes. [`Query`] is the one place the e2e tests
+//! assemble a DNS message; the readers below pick fields out of replies.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
+/// RCODEs the tests expect by number (RFC 1035 §4.1.1).
+pub const NOERROR: u8 = 0;
+pub const FORMERR: u8 = 1;
+pub const NXDOMAIN: u8 = 3;
+pub const NOTIMP: u8 = 4;
+
+const TYPE_OPT: u16 = 41;
+const CLASS_IN: u16 = 1;
+/// QR, the opcode's four bits and RD in the first flags octet.
+const FLAG_QR: u8 = 0x80;
+const OPCODE_BITS: u8 = 0x78;
+const FLAG_RD: u8 = 0x01;
+
+/// A standard query for one name, RD set, class IN: what a stub resolver
+/// sends. Each setter bends one field, so a test says which rule it breaks.
+#[derive(Clone, Debug)]
+pub struct Query {
+    id: u16,
+    flags: u8,
+    /// QDCOUNT as written in the header, when it is to disagree with the
+    /// questions that follow.
+    qdcount: Option<u16>,
+    /// How many times the question is written.
+    questions: u16,
+    qname: Vec<u8>,
+    qtype: u16,
+    additional: Vec<u8>,
+    arcount: u16,
+}
+
+impl Query {
+    /// `name` is dotted, without escapes; each label is written with its
+    /// length octet as given, so over-long labels and names can be built.
+    pub fn new(id: u16, name: &str, qtype: u16) -> Query {
+        let mut qname = Vec::new();
+        for label in name
+            .trim_end_matches('.')
+            .split('.')
+            .filter(|l| !l.is_empty())
+        {
+            qname.push(label.len() as u8);
+            qname.extend_from_slice(label.as_bytes());
+        }
+        qname.push(0);
+        Query {
+            id,
+            flags: FLAG_RD,
+            qdcount: None,
+            questions: 1,
+            qname,
+            qtype,
+            additional: Vec::new(),
+            arcount: 0,
+        }
+    }
+
+    /// The question's name as these exact octets (compression pointers).
+    pub fn qname_octets(mut self, octets: &[u8]) -> Query {
+        self.qname = octets.to_vec();
+        self
+    }
+
+    pub fn opcode(mut self, opcode: u8) -> Query {
+        self.flags = (self.flags & !OPCODE_BITS) | ((opcode << 3) & OPCODE_BITS);
+        self
+    }
+
+    /// Sets QR: the packet claims to be a response.
+    pub fn response(mut self) -> Query {
+        self.flags |= FLAG_QR;
+        self
+    }
+
+    /// Writes QDCOUNT as `count` whatever the questions that follow.
+    pub fn qdcount(mut self, count: u16) -> Query {
+        self.qdcount = Some(count);
+        self
+    }
+
+    /// Writes the question `count` times (and QDCOUNT to match).
+    pub fn questions(mut self, count: u16) -> Query {
+        self.questions = count;
+        self
+    }
+
+    /// Adds an OPT record (RFC 6891 §6.1.2): version 0, no flags, `options`
+    /// as the RDATA exactly, so a malformed option can be sent.
+    pub fn opt(mut self, payload: u16, options: &[u8]) -> Query {
+        self.additional.push(0);
+        self.additional.extend_from_slice(&TYPE_OPT.to_be_bytes());
+        self.additional.extend_from_slice(&payload.to_be_bytes());
+        self.additional.extend_from_slice(&[0, 0, 0, 0]);
+        self.additional
+            .extend_from_slice(&(options.len() as u16).to_be_bytes());
+        self.additional.extend_from_slice(options);
+        self.arcount += 1;
+        self
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut packet = Vec::with_capacity(12 + self.qname.len() + 4);
+        packet.extend_from_slice(&self.id.to_be_bytes());
+        packet.extend_from_slice(&[self.flags, 0]);
+        let qdcount = self.qdcount.unwrap_or(self.questions);
+        for count in [qdcount, 0, 0, self.arcount] {
+            packet.extend_from_slice(&count.to_be_bytes());
+        }
+        for _ in 0..self.questions {
+            packet.extend_from_slice(&self.qname);
+            packet.extend_from_slice(&self.qtype.to_be_bytes());
+            packet.extend_from_slice(&CLASS_IN.to_be_bytes());
+        }
+        packet.extend_from_slice(&self.additional);
+        packet
+    }
+}
+
 /// A standard query for `name` (dotted, no escapes) with RD set.
 pub fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
-    let mut packet = Vec::new();
-    packet.extend_from_slice(&id.to_be_bytes());
-    packet.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in name
-        .trim_end_matches('.')
-        .split('.')
-        .filter(|l| !l.is_empty())
-    {
-        packet.push(label.len() as u8);
-        packet.extend_from_slice(label.as_bytes());
-    }
-    packet.push(0);
-    packet.extend_from_slice(&qtype.to_be_bytes());
-    packet.extend_from_slice(&[0, 1]);
-    packet
+    Query::new(id, name, qtype).bytes()
 }
 
 /// Sends one UDP packet and waits for one reply, or None on silence.
@@ -58,14 +162,44 @@ pub fn id(message: &[u8]) -> u16 {
     u16::from_be_bytes([message[0], message[1]])
 }
 
+pub fn opcode(message: &[u8]) -> u8 {
+    (message[2] & OPCODE_BITS) >> 3
+}
+
 pub fn rcode(message: &[u8]) -> u8 {
     message[3] & 0x0f
 }
 
 pub fn is_response(message: &[u8]) -> bool {
-    message.len() >= 12 && message[2] & 0x80 != 0
+    message.len() >= 12 && message[2] & FLAG_QR != 0
 }
 
 pub fn ancount(message: &[u8]) -> u16 {
     u16::from_be_bytes([message[6], message[7]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_the_bytes_a_stub_resolver_sends() {
+        let expected = [
+            0, 7, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'e', b'b', 4, b'a', b'p', b'p', b's',
+            0, 0, 1, 0, 1,
+        ];
+        assert_eq!(query(7, "web.apps.", 1), expected);
+        let odd = Query::new(7, "web.apps", 1)
+            .opcode(5)
+            .response()
+            .qdcount(0)
+            .opt(1232, &[0, 10, 0, 0])
+            .bytes();
+        assert_eq!(&odd[2..12], [0xa9, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(opcode(&odd), 5);
+        assert!(odd.ends_with(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 4, 0, 10, 0, 0]));
+        let twice = Query::new(7, "web", 1).questions(2).bytes();
+        assert_eq!(twice[5], 2);
+        assert_eq!(twice[12..21], twice[21..30]);
+    }
 }
