@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `berth` binary on a loopback port, queried by
-//! real `dig` and `kdig`, compared with real BIND. One test binary; one file
-//! per RFC or per integration.
+//! real `dig` and `kdig`, compared with real BIND. One test binary: `rfc/`
+//! has a file per RFC with each test named after its section; every other
+//! file is named for what it tests.
 
 mod support;
 
@@ -13,4 +14,5 @@ mod malformed;
 mod oracle;
 mod resolvers;
 mod rfc;
+mod serving;
 mod zonefiles;

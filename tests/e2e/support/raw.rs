@@ -139,6 +139,15 @@ pub fn udp_exchange(server: SocketAddr, packet: &[u8], wait: Duration) -> Option
     Some(buf)
 }
 
+/// Asserts berth still answers after what a test threw at it: `name` A
+/// gets NOERROR and one record.
+pub fn assert_answers(server: SocketAddr, name: &str) {
+    let reply = udp_exchange(server, &query(7, name, 1), Duration::from_secs(5))
+        .expect("berth stopped answering");
+    assert_eq!(rcode(&reply), NOERROR);
+    assert_eq!(ancount(&reply), 1);
+}
+
 /// Writes length-prefixed messages to a TCP stream in one write.
 pub fn tcp_send_all(stream: &mut TcpStream, messages: &[Vec<u8>]) {
     let mut framed = Vec::new();

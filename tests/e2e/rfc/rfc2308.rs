@@ -1,0 +1,40 @@
+//! RFC 2308, Negative Caching of DNS Queries: NXDOMAIN and NODATA from
+//! berth's own zones carry the SOA a resolver caches them by.
+
+use super::start;
+use crate::support::require;
+
+/// §2.1 with §3: NXDOMAIN is authoritative and carries the zone's SOA,
+/// whose TTL is the SOA MINIMUM (`--ttl`), the negative TTL.
+#[test]
+fn rfc2308_2_1_nxdomain_carries_the_soa() {
+    if !require("dig") {
+        return;
+    }
+    let (berth, _dir) = start(&["--ttl", "9"]);
+    let nxdomain = berth.dig(&["missing.apps.local", "A"]);
+    assert_eq!(nxdomain.status, "NXDOMAIN");
+    assert!(nxdomain.has_flag("aa"));
+    assert!(nxdomain.answer.is_empty());
+    assert_eq!(nxdomain.authority.len(), 1);
+    assert_eq!(nxdomain.authority[0].rtype, "SOA");
+    assert_eq!(nxdomain.authority[0].name, "apps.local.");
+    assert_eq!(
+        nxdomain.authority[0].ttl, 9,
+        "negative TTL is the SOA minimum"
+    );
+}
+
+/// §2.2: a name that exists without the type asked for is NOERROR with an
+/// empty answer and the SOA.
+#[test]
+fn rfc2308_2_2_nodata_carries_the_soa() {
+    if !require("dig") {
+        return;
+    }
+    let (berth, _dir) = start(&["--ttl", "9"]);
+    let nodata = berth.dig(&["gateway.apps.local", "MX"]);
+    assert_eq!(nodata.status, "NOERROR");
+    assert!(nodata.answer.is_empty());
+    assert_eq!(nodata.authority[0].rtype, "SOA");
+}
