@@ -18,68 +18,95 @@ const ZONES: [(&str, &str); 3] = [
     ("2.0.192.in-addr.arpa", "2.0.192.in-addr.arpa.zone"),
 ];
 
-/// Queries the RFCs define answers for: (name, type, extra dig options).
-const QUERIES: &[(&str, &str, &[&str])] = &[
-    // RFC 4592 §2.2.1: the example zone and its queries.
-    ("host3.example.", "MX", &[]),
-    ("host3.example.", "A", &[]),
-    ("foo.bar.example.", "TXT", &[]),
-    ("host1.example.", "MX", &[]),
-    ("sub.*.example.", "MX", &[]),
-    ("_telnet._tcp.host1.example.", "SRV", &[]),
-    ("host.subdel.example.", "A", &[]),
-    ("ghost.*.example.", "MX", &[]),
-    // An empty non-terminal is a name that exists (RFC 4592 §2.2.2).
-    ("host2.example.", "A", &[]),
-    ("_tcp.host2.example.", "SRV", &[]),
-    ("subdel.example.", "NS", &[]),
-    ("subdel.example.", "DS", &[]),
-    ("host.subdel.example.", "DS", &[]),
-    ("example.", "NS", &[]),
-    ("example.", "SOA", &[]),
-    // RFC 2308: NXDOMAIN and NODATA carry the SOA.
-    ("nothing.oracle.test.", "A", &[]),
-    ("web.oracle.test.", "MX", &[]),
-    ("b.c.oracle.test.", "A", &[]),
-    ("c.oracle.test.", "TXT", &[]),
-    ("deeper.a.b.c.oracle.test.", "A", &[]),
+/// Queries the RFCs define answers for: (the section the expected answer
+/// comes from, name, type, extra dig options).
+const QUERIES: &[(&str, &str, &str, &[&str])] = &[
+    // The example zone and its queries.
+    ("RFC 4592 §2.2.1", "host3.example.", "MX", &[]),
+    ("RFC 4592 §2.2.1", "host3.example.", "A", &[]),
+    ("RFC 4592 §2.2.1", "foo.bar.example.", "TXT", &[]),
+    ("RFC 4592 §2.2.1", "host1.example.", "MX", &[]),
+    ("RFC 4592 §2.2.1", "sub.*.example.", "MX", &[]),
+    ("RFC 4592 §2.2.1", "_telnet._tcp.host1.example.", "SRV", &[]),
+    ("RFC 4592 §2.2.1", "host.subdel.example.", "A", &[]),
+    ("RFC 4592 §2.2.1", "ghost.*.example.", "MX", &[]),
+    // An empty non-terminal is a name that exists.
+    ("RFC 4592 §2.2.2", "host2.example.", "A", &[]),
+    ("RFC 4592 §2.2.2", "_tcp.host2.example.", "SRV", &[]),
+    // The delegation: referrals, and the cut's DS answered from the parent.
+    ("RFC 1034 §4.3.2", "subdel.example.", "NS", &[]),
+    ("RFC 4035 §3.1.4.1", "subdel.example.", "DS", &[]),
+    ("RFC 1034 §4.3.2", "host.subdel.example.", "DS", &[]),
+    ("RFC 1035 §3.3.11", "example.", "NS", &[]),
+    ("RFC 1035 §3.3.13", "example.", "SOA", &[]),
+    // NXDOMAIN and NODATA carry the SOA; empty non-terminals are NODATA.
+    ("RFC 2308 §2.1", "nothing.oracle.test.", "A", &[]),
+    ("RFC 2308 §2.2", "web.oracle.test.", "MX", &[]),
+    ("RFC 4592 §2.2.2", "b.c.oracle.test.", "A", &[]),
+    ("RFC 4592 §2.2.2", "c.oracle.test.", "TXT", &[]),
+    ("RFC 2308 §2.1", "deeper.a.b.c.oracle.test.", "A", &[]),
     // Positive answers, several types.
-    ("web.oracle.test.", "A", &[]),
-    ("web.oracle.test.", "AAAA", &[]),
-    ("web.oracle.test.", "TXT", &[]),
-    ("oracle.test.", "NS", &[]),
-    ("ns.oracle.test.", "A", &[]),
+    ("RFC 1034 §4.3.2", "web.oracle.test.", "A", &[]),
+    ("RFC 1034 §4.3.2", "web.oracle.test.", "AAAA", &[]),
+    ("RFC 1034 §4.3.2", "web.oracle.test.", "TXT", &[]),
+    ("RFC 1035 §3.3.11", "oracle.test.", "NS", &[]),
+    ("RFC 1034 §4.3.2", "ns.oracle.test.", "A", &[]),
     // CNAME chasing inside the zone, and where the chain leaves it.
-    ("alias.oracle.test.", "A", &[]),
-    ("chain.oracle.test.", "AAAA", &[]),
-    ("alias.oracle.test.", "CNAME", &[]),
-    ("dangling.oracle.test.", "A", &[]),
-    ("outside.oracle.test.", "A", &[]),
-    ("alias.oracle.test.", "MX", &[]),
+    ("RFC 1034 §4.3.2", "alias.oracle.test.", "A", &[]),
+    ("RFC 1034 §4.3.2", "chain.oracle.test.", "AAAA", &[]),
+    ("RFC 1034 §4.3.2", "alias.oracle.test.", "CNAME", &[]),
+    ("RFC 1034 §4.3.2", "dangling.oracle.test.", "A", &[]),
+    ("RFC 1034 §4.3.2", "outside.oracle.test.", "A", &[]),
+    ("RFC 1034 §4.3.2", "alias.oracle.test.", "MX", &[]),
     // MX and SRV: the targets' addresses in the additional section.
-    ("mail.oracle.test.", "MX", &[]),
-    ("_http._tcp.oracle.test.", "SRV", &[]),
+    ("RFC 1035 §3.3.9", "mail.oracle.test.", "MX", &[]),
+    ("RFC 2782 Target", "_http._tcp.oracle.test.", "SRV", &[]),
     // Wildcards: synthesis, a name that exists blocks it, CNAME at a wildcard.
-    ("anything.wild.oracle.test.", "A", &[]),
-    ("two.labels.wild.oracle.test.", "AAAA", &[]),
-    ("exists.wild.oracle.test.", "A", &[]),
-    ("anything.wild.oracle.test.", "TXT", &[]),
-    ("x.cnamewild.oracle.test.", "A", &[]),
+    ("RFC 4592 §3.3", "anything.wild.oracle.test.", "A", &[]),
+    ("RFC 4592 §3.3", "two.labels.wild.oracle.test.", "AAAA", &[]),
+    ("RFC 4592 §3.3", "exists.wild.oracle.test.", "A", &[]),
+    ("RFC 4592 §3.3", "anything.wild.oracle.test.", "TXT", &[]),
+    ("RFC 4592 §4.3", "x.cnamewild.oracle.test.", "A", &[]),
     // Case is preserved in the question and matched without it.
-    ("WeB.OrAcLe.TeSt.", "A", &[]),
-    ("NoThInG.oracle.test.", "A", &[]),
+    ("RFC 1034 §3.1", "WeB.OrAcLe.TeSt.", "A", &[]),
+    ("RFC 1034 §3.1", "NoThInG.oracle.test.", "A", &[]),
     // Reverse zone.
-    ("10.2.0.192.in-addr.arpa.", "PTR", &[]),
-    ("99.2.0.192.in-addr.arpa.", "PTR", &[]),
-    // ANY of a name with one RRset (RFC 8482 lets multi-RRset answers differ).
-    ("db.oracle.test.", "ANY", &["+notcp"]),
+    ("RFC 1035 §3.5", "10.2.0.192.in-addr.arpa.", "PTR", &[]),
+    ("RFC 1035 §3.5", "99.2.0.192.in-addr.arpa.", "PTR", &[]),
+    // ANY of a name with one RRset (multi-RRset answers may differ).
+    ("RFC 8482 §4.1", "db.oracle.test.", "ANY", &["+notcp"]),
     // A 100-record and a 50-record RRset, with and without EDNS, UDP and TCP.
-    ("big.oracle.test.", "A", &["+noedns", "+ignore"]),
-    ("big.oracle.test.", "A", &["+bufsize=4096", "+ignore"]),
-    ("big.oracle.test.", "A", &["+tcp"]),
-    ("half.oracle.test.", "A", &["+noedns", "+ignore"]),
-    ("half.oracle.test.", "A", &["+bufsize=1232", "+ignore"]),
-    ("half.oracle.test.", "A", &["+noedns", "+tcp"]),
+    (
+        "RFC 1035 §4.2.1",
+        "big.oracle.test.",
+        "A",
+        &["+noedns", "+ignore"],
+    ),
+    (
+        "RFC 6891 §6.2.3",
+        "big.oracle.test.",
+        "A",
+        &["+bufsize=4096", "+ignore"],
+    ),
+    ("RFC 7766 §5", "big.oracle.test.", "A", &["+tcp"]),
+    (
+        "RFC 1035 §4.2.1",
+        "half.oracle.test.",
+        "A",
+        &["+noedns", "+ignore"],
+    ),
+    (
+        "RFC 6891 §6.2.3",
+        "half.oracle.test.",
+        "A",
+        &["+bufsize=1232", "+ignore"],
+    ),
+    (
+        "RFC 7766 §5",
+        "half.oracle.test.",
+        "A",
+        &["+noedns", "+tcp"],
+    ),
 ];
 
 /// What is compared: dig's view of the response, records sorted (RRset
@@ -150,7 +177,7 @@ fn berth_answers_as_bind_does() {
     let berth = Berth::start(&["--zones", data.to_str().unwrap(), "--zone", "berth.invalid"]);
 
     let mut mismatches = Vec::new();
-    for (name, rtype, options) in QUERIES {
+    for (section, name, rtype, options) in QUERIES {
         let mut args = vec![*name, *rtype];
         args.extend_from_slice(options);
         let expected = dig::dig(named.addr, &args);
@@ -162,7 +189,7 @@ fn berth_answers_as_bind_does() {
         );
         if comparable(&expected) != comparable(&got) {
             mismatches.push(format!(
-                "{name} {rtype} {options:?}\n--- named:\n{}--- berth:\n{}",
+                "{section}: {name} {rtype} {options:?}\n--- named:\n{}--- berth:\n{}",
                 expected.raw, got.raw
             ));
         }
