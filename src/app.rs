@@ -4,7 +4,6 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::Notify;
@@ -12,13 +11,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, DockerEndpoint};
 use crate::dns::forward::Forwarder;
-use crate::dns::server::{self, Handler};
+use crate::dns::handler::Handler;
+use crate::dns::server;
 use crate::registry::{self, ZoneSettings};
 use crate::sources::docker::{self, DockerSource};
 use crate::sources::zonefile::ZoneDir;
-
-/// How long open TCP connections get to finish after a stop signal.
-const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 /// Signals the binary turns into calls: reload (SIGHUP) and stop (SIGTERM).
 pub struct Signals<S> {
@@ -116,16 +113,17 @@ pub async fn run<S: Future<Output = ()>>(
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let bound = server::bind(&listen, workers).with_context(|| format!("binding {listen:?}"))?;
     let addresses: Vec<SocketAddr> = bound.iter().map(|b| b.address).collect();
-    let running = server::serve(bound, handler)?;
+    // Bound already: a query sent once this is logged waits in the socket.
     for address in &addresses {
         tracing::info!(%address, zones = ?zones.iter().map(|z| z.to_ascii()).collect::<Vec<_>>(), "dns listening");
     }
-
-    signals.shutdown.await;
-    tracing::info!("shutting down");
-    http_shutdown.cancel();
-    stop_sources.cancel();
-    running.stop(DRAIN_GRACE).await;
+    let shutdown = async {
+        signals.shutdown.await;
+        tracing::info!("shutting down");
+        http_shutdown.cancel();
+        stop_sources.cancel();
+    };
+    server::serve(bound, handler, shutdown).await?;
     writer_task.abort();
     Ok(())
 }

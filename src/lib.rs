@@ -27,6 +27,7 @@ pub mod cli;
 pub mod config;
 pub mod dns;
 pub mod http;
+pub mod iana;
 pub mod metrics;
 pub mod registry;
 pub mod sources;

@@ -6,13 +6,17 @@ use std::cell::OnceCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// What is counted. The names double as the Prometheus metric names.
+use crate::iana::Rcode;
+
+/// What is counted. Each event names the Prometheus series it counts into
+/// ([`Event::series`]), so the counter and what `/metrics` calls it cannot
+/// drift apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
     UdpQuery,
     TcpQuery,
-    /// Answered from berth's own data, by RCODE (0..=15).
-    Answered(u8),
+    /// Answered from berth's own data, by RCODE (its header bits, 0..=15).
+    Answered(Rcode),
     Forwarded,
     /// No upstream answered: the client got SERVFAIL.
     ForwardFailed,
@@ -26,7 +30,40 @@ pub enum Event {
 const RCODES: usize = 16;
 const SLOTS: usize = 6 + RCODES;
 
+/// The metrics, in the order `/metrics` shows them, with their help text.
+const METRICS: [(&str, &str); 6] = [
+    ("berth_queries_total", "DNS queries received, by transport."),
+    (
+        "berth_answers_total",
+        "Queries answered from berth's own data, by RCODE.",
+    ),
+    ("berth_forwarded_total", "Queries forwarded upstream."),
+    (
+        "berth_forward_failures_total",
+        "Forwarded queries no upstream answered.",
+    ),
+    (
+        "berth_refused_total",
+        "Queries for other names that were refused.",
+    ),
+    ("berth_dropped_total", "Packets dropped without a reply."),
+];
+
 impl Event {
+    /// Every event, one per counter slot, in slot order.
+    fn all() -> impl Iterator<Item = Event> {
+        let fixed = [
+            Event::UdpQuery,
+            Event::TcpQuery,
+            Event::Forwarded,
+            Event::ForwardFailed,
+            Event::Refused,
+            Event::Dropped,
+        ];
+        let answered = (0..RCODES as u16).map(|code| Event::Answered(Rcode(code)));
+        fixed.into_iter().chain(answered)
+    }
+
     fn slot(self) -> usize {
         match self {
             Event::UdpQuery => 0,
@@ -35,7 +72,27 @@ impl Event {
             Event::ForwardFailed => 3,
             Event::Refused => 4,
             Event::Dropped => 5,
-            Event::Answered(rcode) => 6 + (rcode as usize & 0x0f),
+            Event::Answered(rcode) => 6 + usize::from(rcode.header_bits()),
+        }
+    }
+
+    /// The metric this event counts into and its label, if it has one.
+    /// RCODEs without a mnemonic share the label `OTHER`.
+    pub fn series(self) -> (&'static str, Option<(&'static str, &'static str)>) {
+        match self {
+            Event::UdpQuery => ("berth_queries_total", Some(("transport", "udp"))),
+            Event::TcpQuery => ("berth_queries_total", Some(("transport", "tcp"))),
+            Event::Answered(rcode) => {
+                let name = Rcode(rcode.header_bits().into()).mnemonic();
+                (
+                    "berth_answers_total",
+                    Some(("rcode", name.unwrap_or("OTHER"))),
+                )
+            }
+            Event::Forwarded => ("berth_forwarded_total", None),
+            Event::ForwardFailed => ("berth_forward_failures_total", None),
+            Event::Refused => ("berth_refused_total", None),
+            Event::Dropped => ("berth_dropped_total", None),
         }
     }
 }
@@ -87,78 +144,31 @@ pub fn total(event: Event) -> u64 {
         .sum()
 }
 
-/// RCODE mnemonics for labels (RFC 6895 §2.3).
-pub fn rcode_name(rcode: u8) -> &'static str {
-    match rcode {
-        0 => "NOERROR",
-        1 => "FORMERR",
-        2 => "SERVFAIL",
-        3 => "NXDOMAIN",
-        4 => "NOTIMP",
-        5 => "REFUSED",
-        _ => "OTHER",
-    }
-}
-
-/// The query counters in Prometheus text format.
+/// The counters in Prometheus text format: each metric's series in the
+/// order their events are counted, events with the same series summed.
 pub fn render_queries(out: &mut String) {
     use std::fmt::Write;
-    let _ = writeln!(
-        out,
-        "# HELP berth_queries_total DNS queries received, by transport."
-    );
-    let _ = writeln!(out, "# TYPE berth_queries_total counter");
-    let _ = writeln!(
-        out,
-        "berth_queries_total{{transport=\"udp\"}} {}",
-        total(Event::UdpQuery)
-    );
-    let _ = writeln!(
-        out,
-        "berth_queries_total{{transport=\"tcp\"}} {}",
-        total(Event::TcpQuery)
-    );
-    let _ = writeln!(
-        out,
-        "# HELP berth_answers_total Queries answered from berth's own data, by RCODE."
-    );
-    let _ = writeln!(out, "# TYPE berth_answers_total counter");
-    let mut other = 0;
-    for rcode in 0..RCODES as u8 {
-        let n = total(Event::Answered(rcode));
-        match rcode_name(rcode) {
-            "OTHER" => other += n,
-            name => {
-                let _ = writeln!(out, "berth_answers_total{{rcode=\"{name}\"}} {n}");
+    for (metric, help) in METRICS {
+        let _ = writeln!(out, "# HELP {metric} {help}");
+        let _ = writeln!(out, "# TYPE {metric} counter");
+        let mut series: Vec<(Option<(&str, &str)>, u64)> = Vec::new();
+        for event in Event::all() {
+            let (name, label) = event.series();
+            if name != metric {
+                continue;
+            }
+            let n = total(event);
+            match series.iter_mut().find(|(seen, _)| *seen == label) {
+                Some((_, sum)) => *sum += n,
+                None => series.push((label, n)),
             }
         }
-    }
-    let _ = writeln!(out, "berth_answers_total{{rcode=\"OTHER\"}} {other}");
-    for (name, help, event) in [
-        (
-            "berth_forwarded_total",
-            "Queries forwarded upstream.",
-            Event::Forwarded,
-        ),
-        (
-            "berth_forward_failures_total",
-            "Forwarded queries no upstream answered.",
-            Event::ForwardFailed,
-        ),
-        (
-            "berth_refused_total",
-            "Queries for other names that were refused.",
-            Event::Refused,
-        ),
-        (
-            "berth_dropped_total",
-            "Packets dropped without a reply.",
-            Event::Dropped,
-        ),
-    ] {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} counter");
-        let _ = writeln!(out, "{name} {}", total(event));
+        for (label, n) in series {
+            let _ = match label {
+                Some((key, value)) => writeln!(out, "{metric}{{{key}=\"{value}\"}} {n}"),
+                None => writeln!(out, "{metric} {n}"),
+            };
+        }
     }
 }
 

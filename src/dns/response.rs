@@ -2,7 +2,9 @@
 //! then whole RRsets copied from their pre-encoded form. An RRset that does
 //! not fit is left out entirely and the caller decides whether that is TC.
 
-use super::wire::{FLAG_CD, FLAG_QR, FLAG_RD, HEADER_LEN, TYPE_OPT};
+use crate::iana::{Rcode, Rtype};
+
+use super::message::{FLAG_CD, FLAG_QR, FLAG_RD, HEADER_LEN};
 
 /// Offset of the question name, the target of answer owner pointers.
 const QUESTION_POINTER: [u8; 2] = [0xc0, HEADER_LEN as u8];
@@ -79,8 +81,8 @@ impl<'b, 's> Response<'b, 's> {
         self.buf[2..4].copy_from_slice(&(current & !flags).to_be_bytes());
     }
 
-    pub fn set_rcode(&mut self, rcode: u8) {
-        self.buf[3] = (self.buf[3] & 0xf0) | (rcode & 0x0f);
+    pub fn set_rcode(&mut self, rcode: Rcode) {
+        self.buf[3] = (self.buf[3] & 0xf0) | rcode.header_bits();
     }
 
     /// Appends every record of an RRset, or none of them.
@@ -158,7 +160,7 @@ impl<'b, 's> Response<'b, 's> {
 pub fn write_opt(buf: &mut Vec<u8>, payload: u16, extended_rcode: u8, dnssec_ok: bool) {
     let flags: u16 = if dnssec_ok { 0x8000 } else { 0 };
     buf.push(0);
-    buf.extend_from_slice(&TYPE_OPT.to_be_bytes());
+    buf.extend_from_slice(&Rtype::OPT.0.to_be_bytes());
     buf.extend_from_slice(&payload.to_be_bytes());
     buf.extend_from_slice(&[extended_rcode, 0]);
     buf.extend_from_slice(&flags.to_be_bytes());

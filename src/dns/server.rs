@@ -1,18 +1,24 @@
-//! Sockets. UDP is served by plain threads, each with its own SO_REUSEPORT
-//! socket, taking queries in batches (recvmmsg), answering them from one
-//! snapshot load without ever awaiting, and sending the replies in one call
+//! Sockets, and nothing about what is in the packets: each query goes to
+//! the [`Handler`], each reply back to where the query came from.
+//!
+//! UDP is served by plain threads, each with its own SO_REUSEPORT socket,
+//! taking queries in batches (recvmmsg), answering them from one snapshot
+//! load without ever awaiting, and sending the replies in one call
 //! (sendmmsg); only queries that must wait for an upstream go to the async
-//! runtime. TCP (RFC 7766) runs on
-//! the runtime: pipelined queries, answers as they are ready, idle timeout.
+//! runtime. TCP (RFC 7766) runs on the runtime: pipelined queries, answers
+//! as they are ready, idle timeout.
+//!
+//! [`bind`] then [`serve`]: the sockets are bound first, so that the caller
+//! can log the addresses (a test: read back port 0) before serving.
 
+use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use ipnet::IpNet;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -21,11 +27,9 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::answer::{self, Outcome, Transport, rcode};
-use super::forward::{Begin, Forwarder, Pending};
+use super::handler::{Action, Handler};
+use super::message::{MAX_UDP_PAYLOAD, Transport};
 use super::mmsg::Batch;
-use crate::metrics::{self, Event};
-use crate::registry::{Snapshot, SnapshotCell};
 
 /// How long a TCP connection may sit without a query (RFC 7766 §6.2.3).
 pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,81 +39,8 @@ const MAX_TCP_CONNECTIONS: usize = 512;
 const TCP_PIPELINE_DEPTH: usize = 64;
 /// How often an idle UDP worker checks whether to stop.
 const UDP_STOP_POLL: Duration = Duration::from_millis(200);
-
-/// What the server answers with: the registry's snapshots, and the way out
-/// for everything else.
-pub struct Handler {
-    pub snapshot: SnapshotCell,
-    /// `None`: forwarding is off, names outside berth's zones are REFUSED.
-    pub forwarder: Option<Arc<Forwarder>>,
-    /// Clients that may use forwarding; others get REFUSED.
-    pub allow_recursion: Vec<IpNet>,
-}
-
-/// What to do with one query.
-enum Action {
-    /// Send the first this many bytes of the buffer.
-    Reply(usize),
-    /// Wait for an upstream, then send what it says.
-    Forward(Pending),
-    Drop,
-}
-
-impl Handler {
-    fn may_forward(&self, client: IpAddr) -> bool {
-        let client = match client {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
-            v4 => v4,
-        };
-        self.allow_recursion.iter().any(|net| net.contains(&client))
-    }
-
-    /// Answers from `snapshot` or the forwarder's cache without waiting;
-    /// hands back what must wait for an upstream. `client` is asked for
-    /// only when the query is not berth's own: the UDP hot path never
-    /// converts the peer address.
-    fn respond(
-        &self,
-        snapshot: &Snapshot,
-        packet: &[u8],
-        client: impl FnOnce() -> Option<IpAddr>,
-        transport: Transport,
-        buf: &mut Vec<u8>,
-    ) -> Action {
-        metrics::count(match transport {
-            Transport::Udp => Event::UdpQuery,
-            Transport::Tcp => Event::TcpQuery,
-        });
-        match answer::answer(snapshot, packet, transport, buf) {
-            Outcome::Reply(len) => {
-                let code = buf.get(3).map_or(0, |flags| flags & 0x0f);
-                metrics::count(Event::Answered(code));
-                Action::Reply(len)
-            }
-            Outcome::Drop => {
-                metrics::count(Event::Dropped);
-                Action::Drop
-            }
-            Outcome::Forward => match &self.forwarder {
-                Some(forwarder) if client().is_some_and(|ip| self.may_forward(ip)) => {
-                    metrics::count(Event::Forwarded);
-                    match forwarder.begin(packet, transport, buf) {
-                        Begin::Reply(len) => Action::Reply(len),
-                        Begin::Pending(pending) => Action::Forward(pending),
-                        Begin::Drop => Action::Drop,
-                    }
-                }
-                _ => {
-                    metrics::count(Event::Refused);
-                    match answer::reply_with_rcode(packet, buf, rcode::REFUSED, false) {
-                        Outcome::Reply(len) => Action::Reply(len),
-                        _ => Action::Drop,
-                    }
-                }
-            },
-        }
-    }
-}
+/// How long open TCP connections get to finish after the stop signal.
+pub const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 /// Sockets bound for one listen address.
 pub struct Bound {
@@ -173,8 +104,21 @@ fn tcp_listener(address: SocketAddr) -> io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
+/// Serves `bound` with `handler` until `shutdown` completes, then stops
+/// accepting and gives open TCP connections [`DRAIN_GRACE`] to finish.
+pub async fn serve(
+    bound: Vec<Bound>,
+    handler: Arc<Handler>,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let running = start(bound, handler)?;
+    shutdown.await;
+    running.stop(DRAIN_GRACE).await;
+    Ok(())
+}
+
 /// The running servers; dropping it does not stop them, [`Running::stop`] does.
-pub struct Running {
+struct Running {
     stop_udp: Arc<AtomicBool>,
     udp_threads: Vec<JoinHandle<()>>,
     tcp_shutdown: CancellationToken,
@@ -183,7 +127,7 @@ pub struct Running {
 
 impl Running {
     /// Stops accepting, lets open TCP connections finish within `grace`.
-    pub async fn stop(self, grace: Duration) {
+    async fn stop(self, grace: Duration) {
         self.stop_udp.store(true, Ordering::Relaxed);
         self.tcp_shutdown.cancel();
         self.tcp_tasks.close();
@@ -199,7 +143,7 @@ impl Running {
 }
 
 /// Starts a UDP worker thread per socket and a TCP accept task per address.
-pub fn serve(bound: Vec<Bound>, handler: Arc<Handler>) -> io::Result<Running> {
+fn start(bound: Vec<Bound>, handler: Arc<Handler>) -> io::Result<Running> {
     let runtime = Handle::current();
     let stop_udp = Arc::new(AtomicBool::new(false));
     let tcp_shutdown = CancellationToken::new();
@@ -248,7 +192,7 @@ impl UdpWorker {
     // symbol with callgrind.
     #[inline(never)]
     fn run(self) {
-        let mut batch = Batch::new(answer::MAX_UDP_PAYLOAD as usize);
+        let mut batch = Batch::new(MAX_UDP_PAYLOAD as usize);
         while !self.stop.load(Ordering::Relaxed) {
             match batch.recv(&self.socket) {
                 Ok(_) => self.answer_batch(&mut batch),
@@ -282,10 +226,9 @@ impl UdpWorker {
                     };
                     let socket = self.socket.clone();
                     self.runtime.spawn(async move {
-                        if let Some(answer) = pending.finish().await {
-                            // A failed send is the client's loss; it retries.
-                            let _ = socket.send_to(&answer, client);
-                        }
+                        let answer = pending.finish().await;
+                        // A failed send is the client's loss; it retries.
+                        let _ = socket.send_to(&answer, client);
                     });
                 }
                 Action::Drop => {}
@@ -390,9 +333,7 @@ async fn serve_tcp(
             Action::Forward(pending) => {
                 let replies = replies.clone();
                 tokio::spawn(async move {
-                    if let Some(answer) = pending.finish().await {
-                        let _ = replies.send(answer).await;
-                    }
+                    let _ = replies.send(pending.finish().await).await;
                 });
             }
             // Nothing worth answering: RFC 7766 lets the server close.

@@ -1,17 +1,12 @@
 //! Reading queries off the wire. Only what answering needs is parsed — the
 //! header, the one question, and the OPT record — with every length checked,
-//! so no packet can make the parser read out of bounds or panic.
+//! so no packet can make the parser read out of bounds or panic. A query is
+//! parsed once, by the handler; everything after it takes the [`Query`].
 
-/// Header flag bits (RFC 1035 §4.1.1, RFC 4035 §3.2).
-pub const FLAG_QR: u16 = 0x8000;
-pub const FLAG_AA: u16 = 0x0400;
-pub const FLAG_TC: u16 = 0x0200;
-pub const FLAG_RD: u16 = 0x0100;
-pub const FLAG_RA: u16 = 0x0080;
-pub const FLAG_CD: u16 = 0x0010;
+use crate::iana::{Class, Rtype};
 
-pub const HEADER_LEN: usize = 12;
-pub const TYPE_OPT: u16 = 41;
+use super::message::{FLAG_QR, HEADER_LEN};
+
 const MAX_NAME_LEN: usize = 255;
 
 /// EDNS(0) as the client asked for it (RFC 6891 §6.1).
@@ -24,20 +19,64 @@ pub struct Edns {
 
 /// A query that parsed cleanly.
 pub struct Query<'p> {
+    /// The whole message as it came, for a forward to send on.
+    pub packet: &'p [u8],
     pub id: u16,
     pub flags: u16,
     /// The question exactly as the client sent it, case included (0x20).
     pub question: &'p [u8],
     /// The question name, lower-cased, uncompressed wire format.
     pub qname: NameBuf,
-    pub qtype: u16,
-    pub qclass: u16,
+    pub qtype: Rtype,
+    pub qclass: Class,
     pub edns: Option<Edns>,
 }
 
 impl Query<'_> {
     pub fn opcode(&self) -> u8 {
         opcode(self.flags)
+    }
+
+    /// The same query owning its bytes, to outlive the receive buffer.
+    pub fn to_owned(&self) -> OwnedQuery {
+        OwnedQuery {
+            packet: self.packet.into(),
+            question_end: HEADER_LEN + self.question.len(),
+            id: self.id,
+            flags: self.flags,
+            qname: self.qname.clone(),
+            qtype: self.qtype,
+            qclass: self.qclass,
+            edns: self.edns,
+        }
+    }
+}
+
+/// A parsed query that owns its packet: the form a forward keeps while it
+/// waits on an upstream, so that nothing after the await parses again.
+pub struct OwnedQuery {
+    packet: Box<[u8]>,
+    question_end: usize,
+    id: u16,
+    flags: u16,
+    qname: NameBuf,
+    qtype: Rtype,
+    qclass: Class,
+    edns: Option<Edns>,
+}
+
+impl OwnedQuery {
+    pub fn query(&self) -> Query<'_> {
+        Query {
+            packet: &self.packet,
+            id: self.id,
+            flags: self.flags,
+            question: &self.packet[HEADER_LEN..self.question_end],
+            qname: self.qname.clone(),
+            qtype: self.qtype,
+            qclass: self.qclass,
+            edns: self.edns,
+        }
     }
 }
 
@@ -123,13 +162,14 @@ pub fn parse_query(packet: &[u8]) -> Result<Query<'_>, Malformed> {
     let (Some(qtype), Some(qclass)) = (be16(packet, at), be16(packet, at + 2)) else {
         return Err(formerr);
     };
+    let (qtype, qclass) = (Rtype(qtype), Class(qclass));
     at += 4;
     let question = &packet[HEADER_LEN..at];
 
     let mut edns = None;
     for _ in 0..arcount {
         let record = read_record(packet, at).ok_or(Malformed::FormErr { id, flags })?;
-        if record.rtype == TYPE_OPT {
+        if record.rtype == Rtype::OPT {
             // One OPT, owned by the root (RFC 6891 §6.1.1).
             if edns.is_some() || packet.get(at) != Some(&0) {
                 return Err(formerr);
@@ -147,6 +187,7 @@ pub fn parse_query(packet: &[u8]) -> Result<Query<'_>, Malformed> {
     }
 
     Ok(Query {
+        packet,
         id,
         flags,
         question,
@@ -159,7 +200,7 @@ pub fn parse_query(packet: &[u8]) -> Result<Query<'_>, Malformed> {
 
 /// One resource record where it sits in a message.
 pub struct Record<'p> {
-    pub rtype: u16,
+    pub rtype: Rtype,
     pub class: u16,
     pub ttl: u32,
     /// Where the TTL field is, so that it can be rewritten in place.
@@ -194,7 +235,7 @@ pub fn skip_name(packet: &[u8], mut at: usize) -> Option<usize> {
 /// Reads the resource record at `at`.
 pub fn read_record(packet: &[u8], start: usize) -> Option<Record<'_>> {
     let at = skip_name(packet, start)?;
-    let rtype = be16(packet, at)?;
+    let rtype = Rtype(be16(packet, at)?);
     let class = be16(packet, at + 2)?;
     let ttl = u32::from(be16(packet, at + 4)?) << 16 | u32::from(be16(packet, at + 6)?);
     let rdlength = be16(packet, at + 8)? as usize;

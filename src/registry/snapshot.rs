@@ -11,6 +11,7 @@ use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 
 use super::name::{self, Labels, NameKey};
 use super::record::Record;
+use crate::iana::{Class, Rtype};
 
 /// Name → node map of one zone. Persistent, so publishing a change costs
 /// O(log n) path copies, not a rebuild of the whole map.
@@ -104,7 +105,7 @@ impl Node {
         }
     }
 
-    pub fn get(&self, rtype: u16) -> Option<&RRset> {
+    pub fn get(&self, rtype: Rtype) -> Option<&RRset> {
         self.rrsets.iter().find(|set| set.rtype == rtype)
     }
 
@@ -129,7 +130,7 @@ impl Node {
                 None => by_type.push((rtype, record.ttl, vec![record])),
             }
         }
-        by_type.sort_by_key(|(rtype, _, _)| u16::from(*rtype));
+        by_type.sort_by_key(|(rtype, _, _)| Rtype::from(*rtype));
         let rrsets = by_type
             .into_iter()
             .filter_map(|(rtype, ttl, list)| RRset::encode(rtype, ttl, &list))
@@ -145,7 +146,7 @@ impl Node {
 /// owner name (TYPE, CLASS, TTL, RDLENGTH, RDATA).
 #[derive(Clone, Debug)]
 pub struct RRset {
-    pub rtype: u16,
+    pub rtype: Rtype,
     pub ttl: u32,
     pub count: u16,
     pub tails: Box<[u8]>,
@@ -156,7 +157,12 @@ pub struct RRset {
     pub soa_minimum: Option<u32>,
 }
 
-const CLASS_IN: u16 = 1;
+/// Sources name types with hickory's enum; snapshots carry the wire value.
+impl From<RecordType> for Rtype {
+    fn from(rtype: RecordType) -> Self {
+        Rtype(rtype.into())
+    }
+}
 
 impl RRset {
     fn encode(rtype: RecordType, ttl: u32, records: &[&Record]) -> Option<Self> {
@@ -167,7 +173,7 @@ impl RRset {
         for record in records {
             let start = tails.len();
             tails.extend_from_slice(&u16::from(rtype).to_be_bytes());
-            tails.extend_from_slice(&CLASS_IN.to_be_bytes());
+            tails.extend_from_slice(&Class::IN.0.to_be_bytes());
             tails.extend_from_slice(&ttl.to_be_bytes());
             tails.extend_from_slice(&[0, 0]);
             let mut encoder = BinEncoder::new(&mut tails);
@@ -202,7 +208,7 @@ impl RRset {
             }
         }
         (count > 0).then(|| RRset {
-            rtype: rtype.into(),
+            rtype: Rtype::from(rtype),
             ttl,
             count,
             tails: tails.into_boxed_slice(),
@@ -263,7 +269,7 @@ mod tests {
         let b = Record::address(name("x.z."), 10, ip);
         let c = Record::address(name("x.z."), 20, other);
         let node = Node::build(&name("x.z."), &[&a, &b, &c]);
-        let set = node.get(1).unwrap();
+        let set = node.get(Rtype::A).unwrap();
         assert_eq!(set.count, 2);
         assert_eq!(set.ttl, 10);
         assert_eq!(set.records().count(), 2);

@@ -542,7 +542,7 @@ mod tests {
         let snap = writer.publish();
         let zone = snap.zone(&key("apps.local.")).unwrap();
         let node = zone.node(&key("web.apps.local.")).unwrap();
-        assert_eq!(node.get(1).unwrap().count, 2);
+        assert_eq!(node.get(crate::iana::Rtype::A).unwrap().count, 2);
     }
 
     #[test]

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use quick_cache::{Equivalent, Weighter};
 
 use super::stored::Stored;
-use crate::dns::wire::{FLAG_CD, FLAG_RD, Query};
+use crate::dns::message::{FLAG_CD, FLAG_RD};
+use crate::dns::wire::Query;
+use crate::iana::{Class, Rtype};
 
 /// One unit of `--cache-size` holds an answer of up to this many bytes; a
 /// larger one takes a unit per started KiB, so the bound is on memory too.
@@ -22,8 +24,8 @@ const UNIT_BYTES: usize = 1024;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Key {
     name: Box<[u8]>,
-    qtype: u16,
-    qclass: u16,
+    qtype: Rtype,
+    qclass: Class,
     bits: u8,
 }
 
@@ -32,8 +34,8 @@ pub struct Key {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct KeyRef<'q> {
     name: &'q [u8],
-    qtype: u16,
-    qclass: u16,
+    qtype: Rtype,
+    qclass: Class,
     bits: u8,
 }
 
@@ -144,11 +146,16 @@ mod tests {
     use super::*;
     use crate::dns::forward::stored::tests::{Rec, answer, query};
     use crate::dns::wire::parse_query;
+    use crate::iana::Rcode;
 
     const NAME: &[u8] = b"\x03www\x07example\x00";
 
     fn stored(ttl: u32) -> Arc<Stored> {
-        let packet = answer(0, &[(0, b"\xc0\x0c", 1, ttl, &[192, 0, 2, 1])], false);
+        let packet = answer(
+            Rcode::NOERROR,
+            &[(0, b"\xc0\x0c", Rtype::A, ttl, &[192, 0, 2, 1])],
+            false,
+        );
         Arc::new(Stored::parse(&packet).unwrap())
     }
 
@@ -236,9 +243,9 @@ mod tests {
         assert_eq!(weight(&small), 1);
         let big = [0u8; 250];
         let records: Vec<Rec<'_>> = (0..10)
-            .map(|_| (0, b"\xc0\x0c" as &[u8], 16, 60, &big[..]))
+            .map(|_| (0, b"\xc0\x0c" as &[u8], Rtype::TXT, 60, &big[..]))
             .collect();
-        let large = Arc::new(Stored::parse(&answer(0, &records, false)).unwrap());
+        let large = Arc::new(Stored::parse(&answer(Rcode::NOERROR, &records, false)).unwrap());
         assert_eq!(weight(&large), large.len().div_ceil(UNIT_BYTES) as u64);
         assert!(weight(&large) > 1);
     }

@@ -174,6 +174,7 @@ mod tests {
     async fn one_query_goes_upstream_and_the_others_wait_for_it() {
         use crate::dns::forward::stored::tests::{answer, query};
         use crate::dns::wire::parse_query;
+        use crate::iana::Rcode;
 
         let flights = Arc::new(Flights::default());
         let first = query(1, b"\x03www\x07example\x00", false);
@@ -196,7 +197,7 @@ mod tests {
             Join::Loop
         ));
 
-        let upstream = answer(0, &[], false);
+        let upstream = answer(Rcode::NOERROR, &[], false);
         let stored = Arc::new(Stored::parse(&upstream).unwrap());
         leader.land(Some(stored.clone()));
         let got = follower.wait().await.expect("the leader's answer");

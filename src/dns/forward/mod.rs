@@ -33,8 +33,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use self::cache::{Cache, KeyRef};
 use self::flight::{Flights, Follower, Join, Leader};
 use self::stored::Stored;
-use super::answer::{self, Outcome, Transport, rcode};
-use super::wire::{self, HEADER_LEN};
+use super::message::{self, HEADER_LEN, Transport, size_limit};
+use super::wire::{OwnedQuery, Query};
+use crate::iana::Rcode;
 use crate::metrics::{self, Event};
 
 /// Forwards waiting on an upstream at most. A dead or slow upstream holds
@@ -64,8 +65,6 @@ pub enum Begin {
     Reply(usize),
     /// Must wait for an upstream: run [`Pending::finish`] on the runtime.
     Pending(Pending),
-    /// Not a query worth an answer.
-    Drop,
 }
 
 impl Forwarder {
@@ -91,35 +90,27 @@ impl Forwarder {
         }
     }
 
-    /// Answers `packet` from the cache, or refuses it a slot, or hands back
+    /// Answers `query` from the cache, or refuses it a slot, or hands back
     /// the work of asking upstream. Never waits.
     pub fn begin(
         self: &Arc<Self>,
-        packet: &[u8],
+        query: &Query<'_>,
         transport: Transport,
         buf: &mut Vec<u8>,
     ) -> Begin {
-        let Ok(query) = wire::parse_query(packet) else {
-            return Begin::Drop;
-        };
-        let key = KeyRef::of(&query);
+        let key = KeyRef::of(query);
+        let limit = size_limit(query, transport);
         if let Some((answer, age)) = self
             .cache
             .as_ref()
             .and_then(|cache| cache.get(key, Instant::now()))
         {
-            answer.reply(
-                packet,
-                &query,
-                age,
-                answer::size_limit(&query, transport),
-                buf,
-            );
+            answer.reply(query, age, limit, buf);
             return Begin::Reply(buf.len());
         }
         let Ok(slot) = self.slots.clone().try_acquire_owned() else {
             tracing::debug!("{MAX_IN_FLIGHT} forwards in flight; SERVFAIL");
-            return servfail(packet, buf);
+            return Begin::Reply(write_servfail(query, buf));
         };
         let role = match self.flights.join(key, query.question) {
             Join::Lead(leader) => Role::Lead(leader),
@@ -129,13 +120,13 @@ impl Forwarder {
                     name = %crate::registry::name::to_text(query.qname.as_bytes()),
                     "a forwarded query came back to berth (a forwarding loop); SERVFAIL"
                 );
-                return servfail(packet, buf);
+                return Begin::Reply(write_servfail(query, buf));
             }
         };
         Begin::Pending(Pending {
             forwarder: self.clone(),
-            packet: packet.to_vec(),
-            transport,
+            query: Box::new(query.to_owned()),
+            limit,
             role,
             _slot: slot,
         })
@@ -168,42 +159,44 @@ enum Role {
 /// A query waiting on an upstream, holding one of the slots until it ends.
 pub struct Pending {
     forwarder: Arc<Forwarder>,
-    packet: Vec<u8>,
-    transport: Transport,
+    /// The client's query, parsed by the handler and kept across the await.
+    /// Boxed: it holds a whole name, and a Pending moves through the
+    /// handler's return value on the UDP hot path.
+    query: Box<OwnedQuery>,
+    /// The size the client's reply may take.
+    limit: usize,
     role: Role,
     _slot: OwnedSemaphorePermit,
 }
 
 impl Pending {
     /// The reply for the client, SERVFAIL when no upstream answered.
-    pub async fn finish(self) -> Option<Vec<u8>> {
+    pub async fn finish(self) -> Vec<u8> {
         let Pending {
             forwarder,
-            packet,
-            transport,
+            query,
+            limit,
             role,
             _slot,
         } = self;
-        let query = wire::parse_query(&packet).ok()?;
-        let limit = answer::size_limit(&query, transport);
+        let query = query.query();
         let mut reply = Vec::new();
         match role {
             Role::Follow(follower) => match follower.wait().await {
-                Some(answer) => answer.reply(&packet, &query, 0, limit, &mut reply),
-                None => write_servfail(&packet, &mut reply),
+                Some(answer) => answer.reply(&query, 0, limit, &mut reply),
+                None => {
+                    write_servfail(&query, &mut reply);
+                }
             },
             Role::Lead(leader) => {
-                let mut outgoing = packet.clone();
+                let mut outgoing = query.packet.to_vec();
                 outgoing[..2].copy_from_slice(&rand::random::<u16>().to_be_bytes());
-                stored::restore_question(
-                    &mut outgoing,
-                    HEADER_LEN + query.question.len(),
-                    leader.question(),
-                );
+                let question_end = HEADER_LEN + query.question.len();
+                stored::restore_question(&mut outgoing, question_end, leader.question());
                 reply = match forwarder.ask_upstreams(&outgoing).await {
                     Some(answer) => answer,
                     None => {
-                        write_servfail(&packet, &mut reply);
+                        write_servfail(&query, &mut reply);
                         reply
                     }
                 };
@@ -223,41 +216,26 @@ impl Pending {
                 if let Some(id) = reply.get_mut(..2) {
                     id.copy_from_slice(&query.id.to_be_bytes());
                 }
-                stored::restore_question(
-                    &mut reply,
-                    HEADER_LEN + query.question.len(),
-                    query.question,
-                );
-                stored::fit(&mut reply, &packet, limit);
+                stored::restore_question(&mut reply, question_end, query.question);
+                stored::fit(&mut reply, &query, limit);
             }
         }
-        Some(reply)
+        reply
     }
 }
 
-/// Writes SERVFAIL for `packet` (with RA: berth does offer it recursion),
-/// and counts it. Leaves `buf` empty if the packet deserves no answer.
-fn write_servfail(packet: &[u8], buf: &mut Vec<u8>) {
+/// Writes SERVFAIL for `query` (with RA: berth does offer it recursion),
+/// and counts it. Returns its length.
+fn write_servfail(query: &Query<'_>, buf: &mut Vec<u8>) -> usize {
     metrics::count(Event::ForwardFailed);
-    match answer::reply_with_rcode(packet, buf, rcode::SERVFAIL, true) {
-        Outcome::Reply(len) => buf.truncate(len),
-        _ => buf.clear(),
-    }
-}
-
-fn servfail(packet: &[u8], buf: &mut Vec<u8>) -> Begin {
-    write_servfail(packet, buf);
-    if buf.is_empty() {
-        Begin::Drop
-    } else {
-        Begin::Reply(buf.len())
-    }
+    message::reply_with_rcode(query, buf, Rcode::SERVFAIL, true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::dns::forward::stored::tests::query;
+    use crate::dns::wire::parse_query;
 
     #[test]
     fn past_the_bound_queries_get_servfail_at_once() {
@@ -270,15 +248,17 @@ mod tests {
         ));
         let mut buf = Vec::new();
         let first = query(1, b"\x01a\x07example\x00", false);
+        let first = parse_query(&first).unwrap();
         let Begin::Pending(pending) = forwarder.begin(&first, Transport::Udp, &mut buf) else {
             panic!("the first query goes upstream");
         };
         let second = query(2, b"\x01b\x07example\x00", false);
+        let second = parse_query(&second).unwrap();
         let Begin::Reply(len) = forwarder.begin(&second, Transport::Udp, &mut buf) else {
             panic!("no slot left: answered at once");
         };
         assert_eq!(buf[..2], [0, 2]);
-        assert_eq!(buf[3] & 0x0f, rcode::SERVFAIL);
+        assert_eq!(Rcode::of_header(buf[3].into()), Rcode::SERVFAIL);
         assert_eq!(len, buf.len());
         // The slot comes back when the first forward ends.
         drop(pending);

@@ -4,9 +4,10 @@
 //! time it was held) and the OPT record — nothing else of what the upstream
 //! said.
 
-use crate::dns::answer::{self, rcode};
+use crate::dns::message::{FLAG_RD, FLAG_TC, HEADER_LEN, MAX_UDP_PAYLOAD, reply_with_rcode};
 use crate::dns::response::write_opt;
-use crate::dns::wire::{self, FLAG_RD, FLAG_TC, HEADER_LEN, Query, TYPE_OPT, be16};
+use crate::dns::wire::{self, Query, be16};
+use crate::iana::{Rcode, Rtype};
 
 /// Longest any answer is kept, whatever its TTLs say (unbound's and BIND's
 /// default ceiling).
@@ -15,7 +16,6 @@ const MAX_LIFETIME: u32 = 86_400;
 /// send every client's retry upstream (RFC 9520 §3.2), short enough that a
 /// recovered upstream is used again within seconds.
 pub const SERVFAIL_LIFETIME: u32 = 5;
-const TYPE_SOA: u16 = 6;
 
 /// Why an upstream answer cannot be served again.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -68,7 +68,7 @@ impl Stored {
         for i in 0..total {
             let record = wire::read_record(answer, at).ok_or(Unstorable::Truncated)?;
             at = record.end;
-            if record.rtype == TYPE_OPT {
+            if record.rtype == Rtype::OPT {
                 // Cutting anything else out would break compression
                 // pointers into what follows it.
                 if record.end != answer.len() {
@@ -88,7 +88,7 @@ impl Stored {
             min_ttl = min_ttl.min(ttl);
             let in_authority =
                 (u32::from(answers)..u32::from(answers) + u32::from(authority)).contains(&i);
-            if in_authority && record.rtype == TYPE_SOA && soa.is_none() {
+            if in_authority && record.rtype == Rtype::SOA && soa.is_none() {
                 let minimum = record
                     .rdata
                     .len()
@@ -102,11 +102,11 @@ impl Stored {
         }
 
         let flags = be16(answer, 2).unwrap_or(0);
-        let code = (flags & 0x0f) as u8;
-        let negative = code == rcode::NXDOMAIN || (code == rcode::NOERROR && answers == 0);
+        let code = Rcode::of_header(flags);
+        let negative = code == Rcode::NXDOMAIN || (code == Rcode::NOERROR && answers == 0);
         let lifetime = if flags & FLAG_TC != 0 || extended_rcode != 0 {
             None
-        } else if code == rcode::SERVFAIL {
+        } else if code == Rcode::SERVFAIL {
             Some(SERVFAIL_LIFETIME)
         } else if negative {
             // Without an SOA there is no negative TTL: not cached (RFC 2308 §5).
@@ -116,7 +116,7 @@ impl Stored {
                 message[soa_ttl_at..soa_ttl_at + 4].copy_from_slice(&negative_ttl.to_be_bytes());
                 min_ttl.min(negative_ttl)
             })
-        } else if code == rcode::NOERROR {
+        } else if code == Rcode::NOERROR {
             Some(min_ttl)
         } else {
             // REFUSED, FORMERR, NOTIMP: about this exchange, not the name.
@@ -145,14 +145,7 @@ impl Stored {
 
     /// Writes the answer for `query` into `buf`, `age` seconds after it was
     /// fetched, cut to `limit` bytes with TC when it does not fit.
-    pub fn reply(
-        &self,
-        packet: &[u8],
-        query: &Query<'_>,
-        age: u32,
-        limit: usize,
-        buf: &mut Vec<u8>,
-    ) {
+    pub fn reply(&self, query: &Query<'_>, age: u32, limit: usize, buf: &mut Vec<u8>) {
         buf.clear();
         buf.extend_from_slice(&self.message);
         buf[..2].copy_from_slice(&query.id.to_be_bytes());
@@ -166,16 +159,11 @@ impl Stored {
             }
         }
         if let Some(edns) = query.edns {
-            write_opt(
-                buf,
-                answer::MAX_UDP_PAYLOAD,
-                self.extended_rcode,
-                edns.dnssec_ok,
-            );
+            write_opt(buf, MAX_UDP_PAYLOAD, self.extended_rcode, edns.dnssec_ok);
             let additional = be16(buf, 10).unwrap_or(0).saturating_add(1);
             buf[10..12].copy_from_slice(&additional.to_be_bytes());
         }
-        fit(buf, packet, limit);
+        fit(buf, query, limit);
     }
 }
 
@@ -195,19 +183,15 @@ pub fn restore_question(answer: &mut [u8], question_end: usize, question: &[u8])
 /// Cuts an answer that does not fit the client's UDP size down to its
 /// header and question (and OPT), with TC set so the client asks again
 /// over TCP (RFC 1035 §4.2.1, RFC 6891 §7).
-pub fn fit(answer: &mut Vec<u8>, packet: &[u8], limit: usize) {
+pub fn fit(answer: &mut Vec<u8>, query: &Query<'_>, limit: usize) {
     if answer.len() <= limit {
         return;
     }
     let flags = be16(answer, 2).unwrap_or(0);
     let mut cut = Vec::new();
-    if let answer::Outcome::Reply(len) =
-        answer::reply_with_rcode(packet, &mut cut, (flags & 0x0f) as u8, true)
-    {
-        cut.truncate(len);
-        cut[2..4].copy_from_slice(&(flags | FLAG_TC).to_be_bytes());
-        *answer = cut;
-    }
+    reply_with_rcode(query, &mut cut, Rcode::of_header(flags), true);
+    cut[2..4].copy_from_slice(&(flags | FLAG_TC).to_be_bytes());
+    *answer = cut;
 }
 
 fn wire_u32(bytes: &[u8], at: usize) -> Option<u32> {
@@ -236,17 +220,17 @@ pub(super) mod tests {
     }
 
     /// One record for [`answer`]: (section, owner, type, TTL, RDATA).
-    pub type Rec<'a> = (usize, &'a [u8], u16, u32, &'a [u8]);
+    pub type Rec<'a> = (usize, &'a [u8], Rtype, u32, &'a [u8]);
 
     /// An upstream answer: `rcode`, then the records, then an OPT with a
     /// cookie option when `opt`.
-    pub fn answer(rcode: u8, records: &[Rec<'_>], opt: bool) -> Vec<u8> {
+    pub fn answer(rcode: Rcode, records: &[Rec<'_>], opt: bool) -> Vec<u8> {
         let mut counts = [0u16; 3];
         let mut body = Vec::new();
         for &(section, owner, rtype, ttl, rdata) in records {
             counts[section] += 1;
             body.extend_from_slice(owner);
-            body.extend_from_slice(&rtype.to_be_bytes());
+            body.extend_from_slice(&rtype.0.to_be_bytes());
             body.extend_from_slice(&[0, 1]);
             body.extend_from_slice(&ttl.to_be_bytes());
             body.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
@@ -258,7 +242,7 @@ pub(super) mod tests {
             body.extend_from_slice(&[0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 12, 0, 10, 0, 8]);
             body.extend_from_slice(&[7; 8]);
         }
-        let mut packet = vec![0xab, 0xcd, 0x81, 0x80 | rcode, 0, 1];
+        let mut packet = vec![0xab, 0xcd, 0x81, 0x80 | rcode.header_bits(), 0, 1];
         for count in counts {
             packet.extend_from_slice(&count.to_be_bytes());
         }
@@ -268,19 +252,19 @@ pub(super) mod tests {
         packet
     }
 
-    fn soa(ttl: u32, minimum: u32) -> (usize, &'static [u8], u16, u32, Vec<u8>) {
+    fn soa(ttl: u32, minimum: u32) -> (usize, &'static [u8], Rtype, u32, Vec<u8>) {
         let mut rdata = b"\x02ns\xc0\x19\x0ahostmaster\xc0\x19".to_vec();
         for field in [1u32, 3600, 600, 86400, minimum] {
             rdata.extend_from_slice(&field.to_be_bytes());
         }
-        (1, ZONE, TYPE_SOA, ttl, rdata)
+        (1, ZONE, Rtype::SOA, ttl, rdata)
     }
 
     fn ttls(message: &[u8]) -> Vec<u32> {
         let mut at = wire::skip_name(message, HEADER_LEN).unwrap() + 4;
         let mut out = Vec::new();
         while let Some(record) = wire::read_record(message, at) {
-            if record.rtype != TYPE_OPT {
+            if record.rtype != Rtype::OPT {
                 out.push(record.ttl);
             }
             at = record.end;
@@ -291,10 +275,10 @@ pub(super) mod tests {
     #[test]
     fn a_positive_answer_lives_as_long_as_its_shortest_ttl() {
         let upstream = answer(
-            0,
+            Rcode::NOERROR,
             &[
-                (0, b"\xc0\x0c", 1, 300, &[192, 0, 2, 1]),
-                (0, b"\xc0\x0c", 1, 60, &[192, 0, 2, 2]),
+                (0, b"\xc0\x0c", Rtype::A, 300, &[192, 0, 2, 1]),
+                (0, b"\xc0\x0c", Rtype::A, 60, &[192, 0, 2, 2]),
             ],
             true,
         );
@@ -306,7 +290,7 @@ pub(super) mod tests {
         let packet = query(0x1234, b"\x03WwW\x07eXample\x00", true);
         let client = parse_query(&packet).unwrap();
         let mut reply = Vec::new();
-        stored.reply(&packet, &client, 10, 1232, &mut reply);
+        stored.reply(&client, 10, 1232, &mut reply);
         assert_eq!(reply[..2], [0x12, 0x34]);
         assert_eq!(
             &reply[HEADER_LEN..HEADER_LEN + NAME.len()],
@@ -318,7 +302,7 @@ pub(super) mod tests {
 
         // A client without EDNS gets no OPT at all (RFC 6891 §7).
         let plain = query(7, NAME, false);
-        stored.reply(&plain, &parse_query(&plain).unwrap(), 0, 512, &mut reply);
+        stored.reply(&parse_query(&plain).unwrap(), 0, 512, &mut reply);
         assert_eq!(be16(&reply, 10), Some(0));
     }
 
@@ -326,7 +310,7 @@ pub(super) mod tests {
     fn rfc2308_negative_answers_live_for_the_soa_minimum() {
         let (section, owner, rtype, ttl, rdata) = soa(3600, 30);
         let upstream = answer(
-            rcode::NXDOMAIN,
+            Rcode::NXDOMAIN,
             &[(section, owner, rtype, ttl, &rdata)],
             false,
         );
@@ -336,43 +320,47 @@ pub(super) mod tests {
         // outlive the negative TTL.
         let packet = query(1, NAME, false);
         let mut reply = Vec::new();
-        stored.reply(&packet, &parse_query(&packet).unwrap(), 5, 512, &mut reply);
+        stored.reply(&parse_query(&packet).unwrap(), 5, 512, &mut reply);
         assert_eq!(ttls(&reply), [25]);
-        assert_eq!(reply[3] & 0x0f, rcode::NXDOMAIN);
+        assert_eq!(Rcode::of_header(reply[3].into()), Rcode::NXDOMAIN);
 
-        let nodata = answer(0, &[(section, owner, rtype, 10, &rdata)], false);
+        let nodata = answer(
+            Rcode::NOERROR,
+            &[(section, owner, rtype, 10, &rdata)],
+            false,
+        );
         assert_eq!(Stored::parse(&nodata).unwrap().lifetime(), Some(10));
         // Without an SOA there is no negative TTL: not cached.
-        let bare = answer(rcode::NXDOMAIN, &[], false);
+        let bare = answer(Rcode::NXDOMAIN, &[], false);
         assert_eq!(Stored::parse(&bare).unwrap().lifetime(), None);
     }
 
     #[test]
     fn what_is_cached_and_for_how_long() {
-        let a: &[Rec<'_>] = &[(0, b"\xc0\x0c", 1, 60, &[192, 0, 2, 1])];
+        let a: &[Rec<'_>] = &[(0, b"\xc0\x0c", Rtype::A, 60, &[192, 0, 2, 1])];
         let lifetime = |packet: Vec<u8>| Stored::parse(&packet).unwrap().lifetime();
         assert_eq!(
-            lifetime(answer(rcode::SERVFAIL, &[], true)),
+            lifetime(answer(Rcode::SERVFAIL, &[], true)),
             Some(SERVFAIL_LIFETIME)
         );
-        assert_eq!(lifetime(answer(rcode::REFUSED, &[], false)), None);
-        assert_eq!(lifetime(answer(rcode::FORMERR, &[], false)), None);
-        let mut truncated = answer(0, a, false);
+        assert_eq!(lifetime(answer(Rcode::REFUSED, &[], false)), None);
+        assert_eq!(lifetime(answer(Rcode::FORMERR, &[], false)), None);
+        let mut truncated = answer(Rcode::NOERROR, a, false);
         truncated[2] |= 0x02;
         assert_eq!(lifetime(truncated), None);
         // RFC 2181 §8: a TTL with the top bit set is zero; zero is not kept.
         assert_eq!(
             lifetime(answer(
-                0,
-                &[(0, b"\xc0\x0c", 1, 0x8000_0000, &[1, 2, 3, 4])],
+                Rcode::NOERROR,
+                &[(0, b"\xc0\x0c", Rtype::A, 0x8000_0000, &[1, 2, 3, 4])],
                 false
             )),
             None
         );
         assert_eq!(
             lifetime(answer(
-                0,
-                &[(0, b"\xc0\x0c", 1, u32::MAX >> 1, &[1, 2, 3, 4])],
+                Rcode::NOERROR,
+                &[(0, b"\xc0\x0c", Rtype::A, u32::MAX >> 1, &[1, 2, 3, 4])],
                 false
             )),
             Some(MAX_LIFETIME)
@@ -381,17 +369,21 @@ pub(super) mod tests {
 
     #[test]
     fn broken_answers_are_not_stored() {
-        let mut cut = answer(0, &[(0, b"\xc0\x0c", 1, 60, &[192, 0, 2, 1])], false);
+        let mut cut = answer(
+            Rcode::NOERROR,
+            &[(0, b"\xc0\x0c", Rtype::A, 60, &[192, 0, 2, 1])],
+            false,
+        );
         cut.truncate(cut.len() - 2);
         assert_eq!(Stored::parse(&cut).unwrap_err(), Unstorable::Truncated);
-        let mut no_question = answer(rcode::FORMERR, &[], false);
+        let mut no_question = answer(Rcode::FORMERR, &[], false);
         no_question[5] = 0;
         assert_eq!(
             Stored::parse(&no_question).unwrap_err(),
             Unstorable::NoQuestion
         );
         // An OPT followed by another record cannot be cut out safely.
-        let mut opt_first = answer(0, &[], true);
+        let mut opt_first = answer(Rcode::NOERROR, &[], true);
         opt_first[11] += 1;
         opt_first.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
         assert_eq!(
@@ -404,17 +396,21 @@ pub(super) mod tests {
     fn an_answer_too_large_for_the_client_is_cut_to_tc() {
         let big = [7u8; 200];
         let records: Vec<Rec<'_>> = (0..4)
-            .map(|_| (0, b"\xc0\x0c" as &[u8], 16, 60, &big[..]))
+            .map(|_| (0, b"\xc0\x0c" as &[u8], Rtype::TXT, 60, &big[..]))
             .collect();
-        let upstream = answer(0, &records, false);
+        let upstream = answer(Rcode::NOERROR, &records, false);
         let packet = query(9, NAME, false);
         let mut reply = upstream.clone();
-        fit(&mut reply, &packet, 512);
+        fit(&mut reply, &parse_query(&packet).unwrap(), 512);
         assert_eq!(reply.len(), HEADER_LEN + NAME.len() + 4);
         assert_eq!(be16(&reply, 2).unwrap() & FLAG_TC, FLAG_TC);
         assert_eq!(be16(&reply, 6), Some(0));
         let mut whole = upstream.clone();
-        fit(&mut whole, &packet, u16::MAX as usize);
+        fit(
+            &mut whole,
+            &parse_query(&packet).unwrap(),
+            u16::MAX as usize,
+        );
         assert_eq!(whole, upstream);
     }
 }

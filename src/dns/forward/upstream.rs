@@ -10,7 +10,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
-use crate::dns::wire::{FLAG_QR, FLAG_TC, HEADER_LEN, be16};
+use crate::dns::message::{FLAG_QR, FLAG_TC, HEADER_LEN};
+use crate::dns::wire::be16;
 
 /// Largest answer berth takes over UDP; one that fills the buffer may have
 /// been cut by the kernel, so it is asked for again over TCP.

@@ -1,0 +1,157 @@
+//! The one place a query is routed, between the sockets and the answers.
+//! It parses the packet once and hands the parsed [`Query`] on; nothing
+//! after it parses again. It follows RFC 1034 §4.3.2: find the zone berth
+//! serves that holds the name, answer from it, else recurse (forward) if the
+//! client may, else refuse. Every query is counted here.
+//!
+//! ```text
+//! packet ─▶ parse ── malformed ──▶ FORMERR, NOTIMP, or no reply
+//!             │
+//!          EDNS version > 0 ──────▶ BADVERS
+//!          OPT/TSIG/TKEY, MAILA/B ▶ FORMERR, NOTIMP
+//!             │
+//!          in a served zone? ── no ────────────────────────┐
+//!             │ yes                                         ▼
+//!          class not IN/ANY ──────▶ REFUSED       forwarding on, and the
+//!          reverse tree ──────────▶ PTR, or ────▶ client in --allow-recursion?
+//!          AXFR/IXFR ─────────────▶ REFUSED        │ no          │ yes
+//!          else ──────────────────▶ answer         ▼             ▼
+//!                                               REFUSED   Forwarder::begin:
+//!                                                         cache, or Pending
+//! ```
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+
+use super::answer;
+use super::forward::{Begin, Forwarder, Pending};
+use super::message::{self, Transport};
+use super::wire::{self, Query};
+use crate::iana::{Class, Rcode, Rtype};
+use crate::metrics::{self, Event};
+use crate::registry::{Snapshot, SnapshotCell, ZoneKind};
+
+/// What berth answers with: the registry's snapshots, and the way out for
+/// everything else.
+pub struct Handler {
+    pub snapshot: SnapshotCell,
+    /// `None`: forwarding is off, names outside berth's zones are REFUSED.
+    pub forwarder: Option<Arc<Forwarder>>,
+    /// Clients that may use forwarding; others get REFUSED.
+    pub allow_recursion: Vec<IpNet>,
+}
+
+/// What the socket does with one query.
+pub enum Action {
+    /// Send the first this many bytes of the buffer.
+    Reply(usize),
+    /// Wait for an upstream (on the runtime), then send what it says.
+    Forward(Pending),
+    /// Send nothing.
+    Drop,
+}
+
+impl Handler {
+    /// Answers `packet` from `snapshot` or the forwarder's cache without
+    /// waiting; hands back what must wait for an upstream. `client` is asked
+    /// for only when the query is not berth's own: the UDP hot path never
+    /// converts the peer address.
+    pub fn respond(
+        &self,
+        snapshot: &Snapshot,
+        packet: &[u8],
+        client: impl FnOnce() -> Option<IpAddr>,
+        transport: Transport,
+        buf: &mut Vec<u8>,
+    ) -> Action {
+        metrics::count(match transport {
+            Transport::Udp => Event::UdpQuery,
+            Transport::Tcp => Event::TcpQuery,
+        });
+        let reply = match wire::parse_query(packet) {
+            Ok(query) => match own_reply(snapshot, &query, transport, buf) {
+                Some(len) => len,
+                None => return self.elsewhere(&query, client, transport, buf),
+            },
+            Err(malformed) => match message::reply_to_malformed(malformed, buf) {
+                Some(len) => len,
+                None => {
+                    metrics::count(Event::Dropped);
+                    return Action::Drop;
+                }
+            },
+        };
+        let low_flags = buf.get(3).map_or(0, |&byte| u16::from(byte));
+        metrics::count(Event::Answered(Rcode::of_header(low_flags)));
+        Action::Reply(reply)
+    }
+
+    /// A name berth does not serve (RFC 1034 §4.3.2 step 4): forwarded for
+    /// a client that may recurse, REFUSED for any other, or for all when
+    /// forwarding is off — berth is never an open resolver.
+    fn elsewhere(
+        &self,
+        query: &Query<'_>,
+        client: impl FnOnce() -> Option<IpAddr>,
+        transport: Transport,
+        buf: &mut Vec<u8>,
+    ) -> Action {
+        let forwarder = match &self.forwarder {
+            Some(forwarder) if client().is_some_and(|ip| self.may_forward(ip)) => forwarder,
+            _ => {
+                metrics::count(Event::Refused);
+                let len = message::reply_with_rcode(query, buf, Rcode::REFUSED, false);
+                return Action::Reply(len);
+            }
+        };
+        metrics::count(Event::Forwarded);
+        match forwarder.begin(query, transport, buf) {
+            Begin::Reply(len) => Action::Reply(len),
+            Begin::Pending(pending) => Action::Forward(pending),
+        }
+    }
+
+    fn may_forward(&self, client: IpAddr) -> bool {
+        let client = match client {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
+            v4 => v4,
+        };
+        self.allow_recursion.iter().any(|net| net.contains(&client))
+    }
+}
+
+/// berth's own reply to `query`, its length; `None` when the name is not
+/// berth's to answer.
+fn own_reply(
+    snapshot: &Snapshot,
+    query: &Query<'_>,
+    transport: Transport,
+    buf: &mut Vec<u8>,
+) -> Option<usize> {
+    let refuse = |buf: &mut Vec<u8>, code| message::reply_with_rcode(query, buf, code, false);
+    // Whatever the name, a version berth does not speak (RFC 6891 §6.1.3)
+    // and types that are never looked up: OPT, TSIG and TKEY belong in the
+    // additional section only; MAILA and MAILB are obsolete (RFC 6895 §3.1).
+    if query.edns.is_some_and(|edns| edns.version > 0) {
+        return Some(message::reply_badvers(query, buf));
+    }
+    match query.qtype {
+        Rtype::OPT | Rtype::TSIG | Rtype::TKEY => return Some(refuse(buf, Rcode::FORMERR)),
+        Rtype::MAILA | Rtype::MAILB => return Some(refuse(buf, Rcode::NOTIMP)),
+        _ => {}
+    }
+    let zone = snapshot.zone_for(query.qname.as_bytes())?;
+    if query.qclass != Class::IN && query.qclass != Class::ANY {
+        return Some(refuse(buf, Rcode::REFUSED));
+    }
+    if zone.kind == ZoneKind::Reverse {
+        return answer::answer_reverse(zone, query, transport, buf);
+    }
+    if matches!(query.qtype, Rtype::AXFR | Rtype::IXFR) {
+        // No zone transfers: berth's zones are live views, not copies.
+        return Some(refuse(buf, Rcode::REFUSED));
+    }
+    Some(answer::answer(zone, query, transport, buf))
+}
