@@ -4,16 +4,21 @@
 //! sources (tasks) ──Change──▶ registry writer ──publish──▶ Arc<Snapshot>
 //!  zonefile, docker            (one task)                      │ load, no locks
 //!                                                              ▼
-//!  UDP threads / TCP tasks ──▶ dns::answer ── in a zone ──▶ reply
-//!                                         └─ elsewhere ───▶ dns::forward
+//!  dns::server ──packet──▶ dns::handler ── in a zone ──▶ dns::answer ──▶ reply
+//!  UDP threads, TCP tasks   parse once,  └─ elsewhere ─▶ dns::forward (if the
+//!                           route, count               client may recurse)
+//!                                                      or REFUSED
 //! ```
 //!
 //! - [`sources`] turn master files and Docker events into registry changes;
 //!   they never touch DNS wire format.
 //! - [`registry`] owns every source's records and publishes immutable
 //!   snapshots with pre-encoded RRsets; readers never wait for it.
-//! - [`dns`] parses queries, answers from the snapshot by the RFCs, forwards
-//!   the rest, and owns the sockets; it never talks to Docker.
+//! - [`dns`] owns the sockets, parses each query once in its handler,
+//!   answers from the snapshot by the RFCs and forwards the rest; it never
+//!   talks to Docker.
+//! - [`iana`] is the one table of record types, classes and RCODEs that the
+//!   registry, the DNS layer and the tests share.
 //! - [`http`] shows the snapshot and the [`metrics`] to operators.
 //! - [`cli`], [`config`] and [`app`] turn flags into a validated
 //!   [`config::Config`] and run everything.

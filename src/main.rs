@@ -77,7 +77,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 fn init_logging(format: LogFormat) {
-    // hickory logs two INFO lines per request; berth's own INFO is sparse.
+    // berth logs nothing per query at INFO. hickory_proto (the registry's
+    // record types, the zone-file parser) is kept to warnings, so a noisy
+    // release of it cannot fill the log.
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,hickory_proto=warn"));
     let builder = tracing_subscriber::fmt()

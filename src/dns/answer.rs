@@ -291,3 +291,6 @@ fn find<'z>(zone: &'z Zone, name: &[u8], qtype: Rtype) -> Found<'z> {
     }
     Found::NxDomain
 }
+
+#[cfg(test)]
+mod tests;

@@ -85,3 +85,26 @@ pub(super) fn finish_with_opt(mut response: Response<'_, '_>, query: &Query<'_>)
     }
     response.finish()
 }
+
+/// Queries and replies for the DNS layer's own tests, built and read with
+/// hickory, so that no test trusts berth's parser to check berth's parser.
+#[cfg(test)]
+pub(crate) mod testing {
+    use hickory_proto::op::{Message, MessageType, OpCode, Query as Question};
+    use hickory_proto::rr::{Name, RecordType};
+
+    use crate::iana::{Rcode, Rtype};
+
+    /// A query for `name` and `qtype`, class IN, RD set, no EDNS.
+    pub fn query(name: &str, qtype: Rtype) -> Vec<u8> {
+        let mut message = Message::new(0x4592, MessageType::Query, OpCode::Query);
+        message.metadata.recursion_desired = true;
+        let name = Name::from_ascii(name).expect("a valid test name");
+        message.add_query(Question::query(name, RecordType::from(qtype.0)));
+        message.to_vec().expect("a query hickory can write")
+    }
+
+    pub fn rcode(reply: &Message) -> Rcode {
+        Rcode(reply.metadata.response_code.into())
+    }
+}

@@ -343,3 +343,94 @@ async fn serve_tcp(
     drop(replies);
     let _ = write_task.await;
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, TcpStream as StdTcpStream};
+
+    use hickory_proto::op::Message;
+    use hickory_proto::rr::Name;
+
+    use super::*;
+    use crate::dns::message::testing::{query, rcode};
+    use crate::iana::{Rcode, Rtype};
+    use crate::registry::{self, Change, Entity, Record, SourceId, ZoneSettings};
+
+    /// How long a reply may take before the test fails; not a measurement.
+    const PATIENCE: Duration = Duration::from_secs(5);
+
+    fn udp_ask(server: SocketAddr, packet: &[u8]) -> Message {
+        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        socket.set_read_timeout(Some(PATIENCE)).unwrap();
+        socket.send_to(packet, server).unwrap();
+        let mut buf = [0u8; 1232];
+        let len = socket.recv(&mut buf).expect("a reply over UDP");
+        Message::from_vec(&buf[..len]).unwrap()
+    }
+
+    fn tcp_ask(server: SocketAddr, packet: &[u8]) -> Message {
+        use std::io::{Read, Write};
+        let mut stream = StdTcpStream::connect(server).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        let len = u16::try_from(packet.len()).unwrap().to_be_bytes();
+        stream.write_all(&[&len[..], packet].concat()).unwrap();
+        let mut len = [0u8; 2];
+        stream.read_exact(&mut len).expect("a reply over TCP");
+        let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        stream.read_exact(&mut reply).unwrap();
+        Message::from_vec(&reply).unwrap()
+    }
+
+    /// berth in-process: the real registry task and sockets on port 0, and
+    /// a shutdown of the test's own. The e2e tests run the real binary.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn serves_on_port_0_until_told_to_stop() {
+        let name = |text: &str| Name::from_ascii(text).unwrap();
+        let settings = ZoneSettings {
+            zones: vec![name("apps.test.")],
+            ttl: 60,
+            ns_address: None,
+            wildcard_target: None,
+        };
+        let web = Record::address(name("web.apps.test."), 60, "192.0.2.7".parse().unwrap());
+        let change = Change::Upsert {
+            source: SourceId::Docker,
+            entity: Entity::new("web", vec![web]),
+        };
+        let (_registry, snapshot, writer) = registry::spawn(settings, vec![change]);
+        let handler = Arc::new(Handler {
+            snapshot,
+            forwarder: None,
+            allow_recursion: Vec::new(),
+        });
+        let bound = bind(&[(Ipv4Addr::LOCALHOST, 0).into()], 1).unwrap();
+        let address = bound[0].address;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(bound, handler, async {
+            let _ = stopped.await;
+        }));
+
+        let ours = query("web.apps.test.", Rtype::A);
+        let not_ours = query("example.org.", Rtype::A);
+        let replies = tokio::task::spawn_blocking(move || {
+            [
+                udp_ask(address, &ours),
+                tcp_ask(address, &ours),
+                udp_ask(address, &not_ours),
+            ]
+        })
+        .await
+        .unwrap();
+        let [udp, tcp, refused] = replies;
+        for reply in [&udp, &tcp] {
+            assert_eq!(rcode(reply), Rcode::NOERROR);
+            assert_eq!(reply.answers[0].data.to_string(), "192.0.2.7");
+        }
+        // Forwarding is off: a name outside the zones is refused.
+        assert_eq!(rcode(&refused), Rcode::REFUSED);
+
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
+        writer.abort();
+    }
+}
