@@ -130,7 +130,7 @@ fn own_reply(
     transport: Transport,
     buf: &mut Vec<u8>,
 ) -> Option<usize> {
-    let refuse = |buf: &mut Vec<u8>, code| message::reply_with_rcode(query, buf, code, false);
+    let rcode_only = |buf: &mut Vec<u8>, code| message::reply_with_rcode(query, buf, code, false);
     // Whatever the name, a version berth does not speak (RFC 6891 §6.1.3)
     // and types that are never looked up: OPT, TSIG and TKEY belong in the
     // additional section only; MAILA and MAILB are obsolete (RFC 6895 §3.1).
@@ -138,20 +138,20 @@ fn own_reply(
         return Some(message::reply_badvers(query, buf));
     }
     match query.qtype {
-        Rtype::OPT | Rtype::TSIG | Rtype::TKEY => return Some(refuse(buf, Rcode::FORMERR)),
-        Rtype::MAILA | Rtype::MAILB => return Some(refuse(buf, Rcode::NOTIMP)),
+        Rtype::OPT | Rtype::TSIG | Rtype::TKEY => return Some(rcode_only(buf, Rcode::FORMERR)),
+        Rtype::MAILA | Rtype::MAILB => return Some(rcode_only(buf, Rcode::NOTIMP)),
         _ => {}
     }
     let zone = snapshot.zone_for(query.qname.as_bytes())?;
     if query.qclass != Class::IN && query.qclass != Class::ANY {
-        return Some(refuse(buf, Rcode::REFUSED));
+        return Some(rcode_only(buf, Rcode::REFUSED));
     }
     if zone.kind == ZoneKind::Reverse {
         return answer::answer_reverse(zone, query, transport, buf);
     }
     if matches!(query.qtype, Rtype::AXFR | Rtype::IXFR) {
         // No zone transfers: berth's zones are live views, not copies.
-        return Some(refuse(buf, Rcode::REFUSED));
+        return Some(rcode_only(buf, Rcode::REFUSED));
     }
     Some(answer::answer(zone, query, transport, buf))
 }

@@ -17,6 +17,8 @@ pub const FLAG_TC: u16 = 0x0200;
 pub const FLAG_RD: u16 = 0x0100;
 pub const FLAG_RA: u16 = 0x0080;
 pub const FLAG_CD: u16 = 0x0010;
+/// The opcode's four bits (RFC 1035 §4.1.1).
+pub const OPCODE_MASK: u16 = 0x7800;
 
 /// Largest UDP payload berth offers: fits an IPv6 minimum MTU without
 /// fragmentation (the DNS flag day 2020 figure).

@@ -4,7 +4,7 @@
 
 use crate::iana::{Rcode, Rtype};
 
-use super::message::{FLAG_CD, FLAG_QR, FLAG_RD, HEADER_LEN};
+use super::message::{FLAG_CD, FLAG_QR, FLAG_RD, HEADER_LEN, OPCODE_MASK};
 
 /// Offset of the question name, the target of answer owner pointers.
 const QUESTION_POINTER: [u8; 2] = [0xc0, HEADER_LEN as u8];
@@ -55,7 +55,7 @@ impl<'b, 's> Response<'b, 's> {
         limit: usize,
     ) -> Self {
         buf.clear();
-        let flags = FLAG_QR | (query_flags & (FLAG_RD | FLAG_CD | 0x7800));
+        let flags = FLAG_QR | (query_flags & (FLAG_RD | FLAG_CD | OPCODE_MASK));
         let qdcount: u16 = if question.is_empty() { 0 } else { 1 };
         buf.extend_from_slice(&id.to_be_bytes());
         buf.extend_from_slice(&flags.to_be_bytes());

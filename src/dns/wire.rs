@@ -5,7 +5,7 @@
 
 use crate::iana::{Class, Rtype};
 
-use super::message::{FLAG_QR, HEADER_LEN};
+use super::message::{FLAG_QR, HEADER_LEN, OPCODE_MASK};
 
 const MAX_NAME_LEN: usize = 255;
 
@@ -81,7 +81,7 @@ impl OwnedQuery {
 }
 
 pub fn opcode(flags: u16) -> u8 {
-    ((flags >> 11) & 0x0f) as u8
+    ((flags & OPCODE_MASK) >> 11) as u8
 }
 
 /// A name in a fixed buffer, so that parsing a query allocates nothing.

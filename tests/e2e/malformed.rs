@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use berth::iana::Rtype;
+
 use crate::support::Berth;
 use crate::support::raw::{self, Query, udp_exchange};
 
@@ -21,7 +23,9 @@ fn still_answers(berth: &Berth) {
 #[test]
 fn responses_are_never_answered() {
     let (berth, _dir) = start();
-    let packet = Query::new(30, "web.apps.local", 1).response().bytes();
+    let packet = Query::new(30, "web.apps.local", Rtype::A)
+        .response()
+        .bytes();
     assert!(udp_exchange(berth.addr, &packet, QUIET).is_none());
     still_answers(&berth);
 }
@@ -35,7 +39,7 @@ fn random_packets_never_break_the_server() {
     socket
         .set_read_timeout(Some(Duration::from_millis(10)))
         .unwrap();
-    let valid = raw::query(0, "web.apps.local", 1);
+    let valid = raw::query(0, "web.apps.local", Rtype::A);
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = move || {
         state ^= state << 13;

@@ -19,8 +19,10 @@ mod rfc8482;
 
 use std::time::Duration;
 
+use berth::iana::Rcode;
+
 use crate::support::Berth;
-use crate::support::raw::{self, FORMERR, udp_exchange};
+use crate::support::raw::{self, udp_exchange};
 
 /// apps.local as most tests here see it: one name with three types, an
 /// alias to it, and an SRV whose parent `_tcp.www` is an empty non-terminal.
@@ -54,7 +56,11 @@ fn expect_formerr(berth: &Berth, packet: &[u8], what: &str) {
         udp_exchange(berth.addr, packet, REPLY).unwrap_or_else(|| panic!("{what}: no reply"));
     assert!(raw::is_response(&reply), "{what}: not a response");
     assert_eq!(raw::id(&reply), raw::id(packet), "{what}: wrong ID");
-    assert_eq!(raw::rcode(&reply), FORMERR, "{what}: expected FORMERR");
+    assert_eq!(
+        raw::rcode(&reply),
+        Rcode::FORMERR,
+        "{what}: expected FORMERR"
+    );
 }
 
 fn still_answers(berth: &Berth) {

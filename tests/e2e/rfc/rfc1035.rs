@@ -6,8 +6,10 @@
 
 use std::time::Duration;
 
+use berth::iana::{Rcode, Rtype};
+
 use super::{REPLY, expect_formerr, start, start_with_many, still_answers};
-use crate::support::raw::{self, NOTIMP, Query, udp_exchange};
+use crate::support::raw::{self, Query, udp_exchange};
 use crate::support::require;
 
 /// Long enough to be sure no reply is coming to a packet berth drops.
@@ -79,7 +81,7 @@ fn rfc1035_4_2_1_udp_answers_over_512_octets_set_tc() {
 fn rfc1035_4_1_1_short_header_is_dropped() {
     let (berth, _dir) = start(&[]);
     for len in [0usize, 1, 5, 11] {
-        let packet = raw::query(1, "gateway.apps.local", 1);
+        let packet = raw::query(1, "gateway.apps.local", Rtype::A);
         assert!(
             udp_exchange(berth.addr, &packet[..len.max(1)], QUIET).is_none(),
             "reply to {len} bytes"
@@ -93,11 +95,17 @@ fn rfc1035_4_1_1_short_header_is_dropped() {
 #[test]
 fn rfc1035_4_1_1_qdcount_other_than_one_gets_formerr() {
     let (berth, _dir) = start(&[]);
-    let none = Query::new(4, "gateway.apps.local", 1).qdcount(0).bytes();
+    let none = Query::new(4, "gateway.apps.local", Rtype::A)
+        .qdcount(0)
+        .bytes();
     expect_formerr(&berth, &none, "QDCOUNT 0");
-    let two = Query::new(5, "gateway.apps.local", 1).qdcount(2).bytes();
+    let two = Query::new(5, "gateway.apps.local", Rtype::A)
+        .qdcount(2)
+        .bytes();
     expect_formerr(&berth, &two, "QDCOUNT 2 with one question");
-    let two_real = Query::new(6, "gateway.apps.local", 1).questions(2).bytes();
+    let two_real = Query::new(6, "gateway.apps.local", Rtype::A)
+        .questions(2)
+        .bytes();
     expect_formerr(&berth, &two_real, "QDCOUNT 2");
     still_answers(&berth);
 }
@@ -107,11 +115,11 @@ fn rfc1035_4_1_1_qdcount_other_than_one_gets_formerr() {
 fn rfc1035_4_1_1_unknown_opcodes_get_notimp() {
     let (berth, _dir) = start(&[]);
     for opcode in [1u8, 2, 4, 5, 15] {
-        let packet = Query::new(20 + opcode as u16, "gateway.apps.local", 1)
+        let packet = Query::new(20 + opcode as u16, "gateway.apps.local", Rtype::A)
             .opcode(opcode)
             .bytes();
         let reply = udp_exchange(berth.addr, &packet, REPLY).expect("reply");
-        assert_eq!(raw::rcode(&reply), NOTIMP, "opcode {opcode}");
+        assert_eq!(raw::rcode(&reply), Rcode::NOTIMP, "opcode {opcode}");
         assert_eq!(raw::opcode(&reply), opcode, "opcode echoed");
     }
     still_answers(&berth);
@@ -121,7 +129,7 @@ fn rfc1035_4_1_1_unknown_opcodes_get_notimp() {
 #[test]
 fn rfc1035_4_1_2_cut_off_question_gets_formerr() {
     let (berth, _dir) = start(&[]);
-    let full = raw::query(10, "gateway.apps.local", 1);
+    let full = raw::query(10, "gateway.apps.local", Rtype::A);
     expect_formerr(&berth, &full[..full.len() - 3], "cut-off question");
     still_answers(&berth);
 }
@@ -131,9 +139,13 @@ fn rfc1035_4_1_2_cut_off_question_gets_formerr() {
 #[test]
 fn rfc1035_4_1_4_compression_pointers_in_the_question_get_formerr() {
     let (berth, _dir) = start(&[]);
-    let forward = Query::new(2, "", 1).qname_octets(&[0xc0, 0x40]).bytes();
+    let forward = Query::new(2, "", Rtype::A)
+        .qname_octets(&[0xc0, 0x40])
+        .bytes();
     expect_formerr(&berth, &forward, "forward pointer");
-    let looped = Query::new(3, "", 1).qname_octets(&[0xc0, 0x0c]).bytes();
+    let looped = Query::new(3, "", Rtype::A)
+        .qname_octets(&[0xc0, 0x0c])
+        .bytes();
     expect_formerr(&berth, &looped, "pointer to itself");
     still_answers(&berth);
 }
@@ -143,9 +155,9 @@ fn rfc1035_4_1_4_compression_pointers_in_the_question_get_formerr() {
 fn rfc1035_2_3_4_oversized_labels_and_names_get_formerr() {
     let (berth, _dir) = start(&[]);
     // A 64-octet label: its length byte has the 0x40 bit set.
-    let long_label = raw::query(8, &"a".repeat(64), 1);
+    let long_label = raw::query(8, &"a".repeat(64), Rtype::A);
     expect_formerr(&berth, &long_label, "64-octet label");
-    let long_name = raw::query(9, &[&*"a".repeat(60); 5].join("."), 1);
+    let long_name = raw::query(9, &[&*"a".repeat(60); 5].join("."), Rtype::A);
     expect_formerr(&berth, &long_name, "name over 255 octets");
     still_answers(&berth);
 }

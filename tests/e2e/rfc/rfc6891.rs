@@ -1,6 +1,8 @@
 //! RFC 6891, Extension Mechanisms for DNS (EDNS(0)): the OPT record as
 //! berth echoes it, and the requestor's payload size.
 
+use berth::iana::Rtype;
+
 use super::{expect_formerr, start, start_with_many, still_answers};
 use crate::support::raw::Query;
 use crate::support::require;
@@ -78,7 +80,7 @@ fn rfc6891_6_2_3_answers_over_the_requestors_payload_size_set_tc() {
 #[test]
 fn rfc6891_7_malformed_opt_gets_formerr() {
     let (berth, _dir) = start(&[]);
-    let bad_opt = Query::new(11, "gateway.apps.local", 1)
+    let bad_opt = Query::new(11, "gateway.apps.local", Rtype::A)
         .opt(1232, &[0, 10, 0, 9])
         .bytes();
     expect_formerr(&berth, &bad_opt, "overrunning EDNS option");

@@ -3,9 +3,11 @@
 use std::net::TcpStream;
 use std::time::Duration;
 
+use berth::iana::{Rcode, Rtype};
+
 use super::{REPLY, start, still_answers};
 use crate::support::dig::kdig;
-use crate::support::raw::{self, FORMERR, NOERROR, NXDOMAIN, Query};
+use crate::support::raw::{self, Query};
 use crate::support::{Berth, require};
 
 /// §5: an authoritative server supports TCP so that its answers are not
@@ -45,10 +47,10 @@ fn rfc7766_6_2_1_1_pipelined_queries_are_all_answered() {
     let queries: Vec<Vec<u8>> = names
         .iter()
         .enumerate()
-        .map(|(i, n)| raw::query(100 + i as u16, n, 1))
+        .map(|(i, n)| raw::query(100 + i as u16, n, Rtype::A))
         .collect();
     raw::tcp_send_all(&mut stream, &queries);
-    let mut ids: Vec<(u16, u8)> = (0..names.len())
+    let mut ids: Vec<(u16, Rcode)> = (0..names.len())
         .map(|_| {
             let reply = raw::tcp_read(&mut stream).expect("pipelined reply");
             (raw::id(&reply), raw::rcode(&reply))
@@ -58,10 +60,10 @@ fn rfc7766_6_2_1_1_pipelined_queries_are_all_answered() {
     assert_eq!(
         ids,
         [
-            (100, NOERROR),
-            (101, NOERROR),
-            (102, NXDOMAIN),
-            (103, NOERROR)
+            (100, Rcode::NOERROR),
+            (101, Rcode::NOERROR),
+            (102, Rcode::NXDOMAIN),
+            (103, Rcode::NOERROR)
         ]
     );
 }
@@ -79,12 +81,20 @@ fn rfc7766_6_2_1_connection_outlives_a_malformed_query() {
 
     let mut stream = TcpStream::connect(berth.addr).unwrap();
     stream.set_read_timeout(Some(REPLY)).unwrap();
-    let bad = Query::new(40, "gateway.apps.local", 1).qdcount(0).bytes();
-    raw::tcp_send_all(&mut stream, &[bad, raw::query(41, "gateway.apps.local", 1)]);
+    let bad = Query::new(40, "gateway.apps.local", Rtype::A)
+        .qdcount(0)
+        .bytes();
+    raw::tcp_send_all(
+        &mut stream,
+        &[bad, raw::query(41, "gateway.apps.local", Rtype::A)],
+    );
     let first = raw::tcp_read(&mut stream).expect("FORMERR over TCP");
-    assert_eq!((raw::id(&first), raw::rcode(&first)), (40, FORMERR));
+    assert_eq!((raw::id(&first), raw::rcode(&first)), (40, Rcode::FORMERR));
     let second = raw::tcp_read(&mut stream).expect("answer after FORMERR");
-    assert_eq!((raw::id(&second), raw::rcode(&second)), (41, NOERROR));
+    assert_eq!(
+        (raw::id(&second), raw::rcode(&second)),
+        (41, Rcode::NOERROR)
+    );
     still_answers(&berth);
 }
 

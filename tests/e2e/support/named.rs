@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::process::Command;
 
+use berth::iana::{Rcode, Rtype};
+
 use super::peers::Daemon;
 use super::{free_port, raw, write_file};
 
@@ -51,11 +53,11 @@ impl Named {
         // Up means answering on its port with the SOA of the first zone,
         // that is with the zones loaded, not just "running" in its log.
         let probe = zones.first().map_or_else(
-            || raw::query(1, ".", 6),
-            |(origin, _)| raw::query(1, origin, 6),
+            || raw::query(1, ".", Rtype::SOA),
+            |(origin, _)| raw::query(1, origin, Rtype::SOA),
         );
         let daemon = Daemon::launch("named", command, port, dir, &probe, |reply| {
-            raw::rcode(reply) == 0
+            raw::rcode(reply) == Rcode::NOERROR
         })?;
         Ok(Named {
             addr: daemon.addr,

@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use berth::iana::Rtype;
+
 use super::{free_port, raw, signal, wait_until, wait_until_for, write_file};
 
 /// A file from `deploy/` with berth's documented port (1053), wherever it
@@ -46,7 +48,7 @@ impl Daemon {
     /// Runs `command` (already configured for `port` in `dir`) and waits
     /// until it answers DNS on the port.
     fn start(name: &str, command: Command, port: u16, dir: tempfile::TempDir) -> Daemon {
-        let probe = raw::query(1, ".", 6);
+        let probe = raw::query(1, ".", Rtype::SOA);
         Daemon::launch(name, command, port, dir, &probe, |_| true)
             .unwrap_or_else(|log| panic!("{name} did not start; log:\n{log}"))
     }

@@ -6,32 +6,22 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
-/// RCODEs the tests expect by number (RFC 1035 §4.1.1).
-pub const NOERROR: u8 = 0;
-pub const FORMERR: u8 = 1;
-pub const NXDOMAIN: u8 = 3;
-pub const NOTIMP: u8 = 4;
-
-const TYPE_OPT: u16 = 41;
-const CLASS_IN: u16 = 1;
-/// QR, the opcode's four bits and RD in the first flags octet.
-const FLAG_QR: u8 = 0x80;
-const OPCODE_BITS: u8 = 0x78;
-const FLAG_RD: u8 = 0x01;
+use berth::dns::message::{FLAG_QR, FLAG_RD, HEADER_LEN, OPCODE_MASK};
+use berth::iana::{Class, Rcode, Rtype};
 
 /// A standard query for one name, RD set, class IN: what a stub resolver
 /// sends. Each setter bends one field, so a test says which rule it breaks.
 #[derive(Clone, Debug)]
 pub struct Query {
     id: u16,
-    flags: u8,
+    flags: u16,
     /// QDCOUNT as written in the header, when it is to disagree with the
     /// questions that follow.
     qdcount: Option<u16>,
     /// How many times the question is written.
     questions: u16,
     qname: Vec<u8>,
-    qtype: u16,
+    qtype: Rtype,
     additional: Vec<u8>,
     arcount: u16,
 }
@@ -39,7 +29,7 @@ pub struct Query {
 impl Query {
     /// `name` is dotted, without escapes; each label is written with its
     /// length octet as given, so over-long labels and names can be built.
-    pub fn new(id: u16, name: &str, qtype: u16) -> Query {
+    pub fn new(id: u16, name: &str, qtype: Rtype) -> Query {
         let mut qname = Vec::new();
         for label in name
             .trim_end_matches('.')
@@ -69,7 +59,7 @@ impl Query {
     }
 
     pub fn opcode(mut self, opcode: u8) -> Query {
-        self.flags = (self.flags & !OPCODE_BITS) | ((opcode << 3) & OPCODE_BITS);
+        self.flags = (self.flags & !OPCODE_MASK) | ((u16::from(opcode) << 11) & OPCODE_MASK);
         self
     }
 
@@ -95,7 +85,8 @@ impl Query {
     /// as the RDATA exactly, so a malformed option can be sent.
     pub fn opt(mut self, payload: u16, options: &[u8]) -> Query {
         self.additional.push(0);
-        self.additional.extend_from_slice(&TYPE_OPT.to_be_bytes());
+        self.additional
+            .extend_from_slice(&Rtype::OPT.0.to_be_bytes());
         self.additional.extend_from_slice(&payload.to_be_bytes());
         self.additional.extend_from_slice(&[0, 0, 0, 0]);
         self.additional
@@ -106,17 +97,17 @@ impl Query {
     }
 
     pub fn bytes(&self) -> Vec<u8> {
-        let mut packet = Vec::with_capacity(12 + self.qname.len() + 4);
+        let mut packet = Vec::with_capacity(HEADER_LEN + self.qname.len() + 4);
         packet.extend_from_slice(&self.id.to_be_bytes());
-        packet.extend_from_slice(&[self.flags, 0]);
+        packet.extend_from_slice(&self.flags.to_be_bytes());
         let qdcount = self.qdcount.unwrap_or(self.questions);
         for count in [qdcount, 0, 0, self.arcount] {
             packet.extend_from_slice(&count.to_be_bytes());
         }
         for _ in 0..self.questions {
             packet.extend_from_slice(&self.qname);
-            packet.extend_from_slice(&self.qtype.to_be_bytes());
-            packet.extend_from_slice(&CLASS_IN.to_be_bytes());
+            packet.extend_from_slice(&self.qtype.0.to_be_bytes());
+            packet.extend_from_slice(&Class::IN.0.to_be_bytes());
         }
         packet.extend_from_slice(&self.additional);
         packet
@@ -124,7 +115,7 @@ impl Query {
 }
 
 /// A standard query for `name` (dotted, no escapes) with RD set.
-pub fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+pub fn query(id: u16, name: &str, qtype: Rtype) -> Vec<u8> {
     Query::new(id, name, qtype).bytes()
 }
 
@@ -142,9 +133,9 @@ pub fn udp_exchange(server: SocketAddr, packet: &[u8], wait: Duration) -> Option
 /// Asserts berth still answers after what a test threw at it: `name` A
 /// gets NOERROR and one record.
 pub fn assert_answers(server: SocketAddr, name: &str) {
-    let reply = udp_exchange(server, &query(7, name, 1), Duration::from_secs(5))
+    let reply = udp_exchange(server, &query(7, name, Rtype::A), Duration::from_secs(5))
         .expect("berth stopped answering");
-    assert_eq!(rcode(&reply), NOERROR);
+    assert_eq!(rcode(&reply), Rcode::NOERROR);
     assert_eq!(ancount(&reply), 1);
 }
 
@@ -171,16 +162,20 @@ pub fn id(message: &[u8]) -> u16 {
     u16::from_be_bytes([message[0], message[1]])
 }
 
-pub fn opcode(message: &[u8]) -> u8 {
-    (message[2] & OPCODE_BITS) >> 3
+fn flags(message: &[u8]) -> u16 {
+    u16::from_be_bytes([message[2], message[3]])
 }
 
-pub fn rcode(message: &[u8]) -> u8 {
-    message[3] & 0x0f
+pub fn opcode(message: &[u8]) -> u8 {
+    ((flags(message) & OPCODE_MASK) >> 11) as u8
+}
+
+pub fn rcode(message: &[u8]) -> Rcode {
+    Rcode::of_header(flags(message))
 }
 
 pub fn is_response(message: &[u8]) -> bool {
-    message.len() >= 12 && message[2] & FLAG_QR != 0
+    message.len() >= HEADER_LEN && flags(message) & FLAG_QR != 0
 }
 
 pub fn ancount(message: &[u8]) -> u16 {
@@ -197,8 +192,8 @@ mod tests {
             0, 7, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'e', b'b', 4, b'a', b'p', b'p', b's',
             0, 0, 1, 0, 1,
         ];
-        assert_eq!(query(7, "web.apps.", 1), expected);
-        let odd = Query::new(7, "web.apps", 1)
+        assert_eq!(query(7, "web.apps.", Rtype::A), expected);
+        let odd = Query::new(7, "web.apps", Rtype::A)
             .opcode(5)
             .response()
             .qdcount(0)
@@ -207,7 +202,7 @@ mod tests {
         assert_eq!(&odd[2..12], [0xa9, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
         assert_eq!(opcode(&odd), 5);
         assert!(odd.ends_with(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 4, 0, 10, 0, 0]));
-        let twice = Query::new(7, "web", 1).questions(2).bytes();
+        let twice = Query::new(7, "web", Rtype::A).questions(2).bytes();
         assert_eq!(twice[5], 2);
         assert_eq!(twice[12..21], twice[21..30]);
     }
