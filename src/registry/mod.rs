@@ -4,10 +4,20 @@
 //! Sources send [`Change`]s over a channel. The writer applies a burst of
 //! them, re-encodes only the names they touched, bumps the serial of each
 //! zone that changed, and swaps the new snapshot in.
+//!
+//! - [`record`]: what sources hand in (records, entities, changes).
+//! - `book`: what each source contributed, entity by entity.
+//! - `tree`: one zone's nodes, empty non-terminals and delegation points.
+//! - `writer`: the rules that place the book's records in the zone trees,
+//!   and publishing.
+//! - [`snapshot`]: what readers see, every RRset pre-encoded; [`name`]: the
+//!   lower-cased wire names every map is keyed by.
 
+mod book;
 pub mod name;
 pub mod record;
 pub mod snapshot;
+mod tree;
 mod writer;
 
 use std::sync::Arc;

@@ -1,22 +1,24 @@
-//! The single writer behind the registry. Plain synchronous code: the task in
-//! `mod.rs` feeds it changes, tests drive it directly.
+//! The single writer behind the registry: it keeps the sources' book
+//! ([`super::book`]) and one zone tree per zone ([`super::tree`]), and holds
+//! the rules that join them — which zones exist, which zone a name falls in,
+//! which records a source may place there, and when a serial moves.
+//!
+//! Plain synchronous code: the task in `mod.rs` feeds it changes, tests and
+//! `benches/publish.rs` drive it directly.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hickory_proto::rr::rdata::{NS, SOA};
+use hickory_proto::rr::rdata::NS;
 use hickory_proto::rr::{Name, RData, RecordType};
 
+use super::book::Book;
 use super::name::{self, NameKey};
 use super::record::{Change, Entity, Record, SourceId};
-use super::snapshot::{Node, NodeMap, Snapshot, Zone, ZoneKind, ancestors};
-
-/// SOA timers secondaries and zone checkers expect (RFC 1912 §2.2).
-const SOA_REFRESH: i32 = 14_400;
-const SOA_RETRY: i32 = 3_600;
-const SOA_EXPIRE: i32 = 604_800;
+use super::snapshot::{Node, Snapshot, ZoneKind};
+use super::tree::ZoneTree;
 
 /// What the writer needs to know about the zones berth is configured for.
 #[derive(Clone, Debug)]
@@ -31,60 +33,11 @@ pub struct ZoneSettings {
     pub wildcard_target: Option<IpAddr>,
 }
 
-type EntityKey = (SourceId, String);
-
-/// An entity as stored: its records grouped by owner, so that refreshing one
-/// name never scans a large zone file's worth of records.
-struct Stored {
-    declares_zone: Option<Name>,
-    /// The lookup key of `declares_zone`, kept so that placing each of a
-    /// large zone file's names does not encode it again.
-    zone_key: Option<NameKey>,
-    by_name: HashMap<NameKey, Vec<Record>>,
-}
-
-struct ZoneState {
-    apex: Name,
-    apex_key: Arc<[u8]>,
-    kind: ZoneKind,
-    serial: u32,
-    nodes: NodeMap,
-    /// Names with records at or below each name; a node exists while > 0.
-    subtree: HashMap<Arc<[u8]>, u32>,
-    /// Names below the apex that own an NS RRset (delegation points).
-    cuts: HashSet<Arc<[u8]>>,
-    dirty: bool,
-    published: Option<Arc<Zone>>,
-}
-
-impl ZoneState {
-    fn new(apex: Name, kind: ZoneKind, serial: u32) -> Self {
-        let apex_key: Arc<[u8]> = name::key(&apex).into();
-        let mut nodes = NodeMap::default();
-        nodes.insert(
-            apex_key.clone(),
-            Arc::new(Node::empty_non_terminal(&apex_key)),
-        );
-        ZoneState {
-            apex,
-            apex_key,
-            kind,
-            serial,
-            nodes,
-            subtree: HashMap::new(),
-            cuts: HashSet::new(),
-            dirty: true,
-            published: None,
-        }
-    }
-}
-
 pub struct Writer {
     settings: ZoneSettings,
-    entities: HashMap<EntityKey, Stored>,
-    /// Which entities own records at each name.
-    owners: HashMap<NameKey, Vec<EntityKey>>,
-    zones: BTreeMap<Box<[u8]>, ZoneState>,
+    book: Book,
+    /// Every zone served, by the lookup key of its apex.
+    zones: BTreeMap<Box<[u8]>, ZoneTree>,
 }
 
 fn unix_now() -> u32 {
@@ -98,8 +51,7 @@ impl Writer {
     pub fn new(settings: ZoneSettings) -> Self {
         let mut writer = Writer {
             settings,
-            entities: HashMap::new(),
-            owners: HashMap::new(),
+            book: Book::default(),
             zones: BTreeMap::new(),
         };
         writer.rebuild_zones();
@@ -138,37 +90,13 @@ impl Writer {
     /// Applies one change to the writer's state. Nothing is visible to
     /// readers until [`Writer::publish`].
     pub fn apply(&mut self, change: Change) {
-        // Listing the declared zones is a pass over every entity; only a
-        // change that involves an entity declaring a zone can alter them,
-        // so one container among 100,000 does not pay for it.
         let zones_before = self
+            .book
             .may_change_zones(&change)
-            .then(|| self.declared_zones());
+            .then(|| self.book.declared_zones());
         let mut touched: HashSet<NameKey> = HashSet::new();
-        match change {
-            Change::Replace { source, entities } => {
-                let old: Vec<EntityKey> = self
-                    .entities
-                    .keys()
-                    .filter(|(s, _)| *s == source)
-                    .cloned()
-                    .collect();
-                for key in old {
-                    self.take(&key, &mut touched);
-                }
-                for entity in entities {
-                    self.put(source, entity, &mut touched);
-                }
-            }
-            Change::Upsert { source, entity } => {
-                self.take(&(source, entity.id.clone()), &mut touched);
-                self.put(source, entity, &mut touched);
-            }
-            Change::Remove { source, id } => {
-                self.take(&(source, id), &mut touched);
-            }
-        }
-        if zones_before.is_some_and(|before| self.declared_zones() != before) {
+        self.book.apply(change, &mut touched);
+        if zones_before.is_some_and(|before| self.book.declared_zones() != before) {
             self.rebuild_zones();
         } else {
             for key in touched {
@@ -177,112 +105,31 @@ impl Writer {
         }
     }
 
-    /// Whether `change` adds, replaces or removes an entity that is a zone
-    /// of its own.
-    fn may_change_zones(&self, change: &Change) -> bool {
-        let stored_declares = |source: SourceId, id: &str| {
-            self.entities
-                .get(&(source, id.to_owned()))
-                .is_some_and(|stored| stored.declares_zone.is_some())
-        };
-        match change {
-            Change::Replace { source, entities } => {
-                entities.iter().any(|e| e.declares_zone.is_some())
-                    || self
-                        .entities
-                        .iter()
-                        .any(|((s, _), stored)| s == source && stored.declares_zone.is_some())
-            }
-            Change::Upsert { source, entity } => {
-                entity.declares_zone.is_some() || stored_declares(*source, &entity.id)
-            }
-            Change::Remove { source, id } => stored_declares(*source, id),
-        }
-    }
-
-    fn declared_zones(&self) -> Vec<NameKey> {
-        let mut zones: Vec<NameKey> = self
-            .entities
-            .values()
-            .filter_map(|e| e.zone_key.clone())
-            .collect();
-        zones.sort();
-        zones.dedup();
-        zones
-    }
-
-    fn take(&mut self, key: &EntityKey, touched: &mut HashSet<NameKey>) {
-        let Some(stored) = self.entities.remove(key) else {
-            return;
-        };
-        for owner in stored.by_name.into_keys() {
-            if let Some(list) = self.owners.get_mut(&owner) {
-                list.retain(|k| k != key);
-                if list.is_empty() {
-                    self.owners.remove(&owner);
-                }
-            }
-            touched.insert(owner);
-        }
-    }
-
-    fn put(&mut self, source: SourceId, entity: Entity, touched: &mut HashSet<NameKey>) {
-        let key = (source, entity.id);
-        let mut by_name: HashMap<NameKey, Vec<Record>> = HashMap::new();
-        for record in entity.records {
-            by_name
-                .entry(name::key(&record.name))
-                .or_default()
-                .push(record);
-        }
-        for owner in by_name.keys() {
-            self.owners
-                .entry(owner.clone())
-                .or_default()
-                .push(key.clone());
-            touched.insert(owner.clone());
-        }
-        self.entities.insert(
-            key,
-            Stored {
-                zone_key: entity.declares_zone.as_ref().map(name::key),
-                declares_zone: entity.declares_zone,
-                by_name,
-            },
-        );
-    }
-
     /// Recreates every zone and places every name again: needed only when
     /// the set of zones changes (a zone file with a new origin).
     fn rebuild_zones(&mut self) {
         let now = unix_now();
         let mut old = std::mem::take(&mut self.zones);
-        let mut add = |apex: Name, kind: ZoneKind, zones: &mut BTreeMap<Box<[u8]>, ZoneState>| {
+        let mut add = |apex: Name, kind: ZoneKind, zones: &mut BTreeMap<Box<[u8]>, ZoneTree>| {
             let key = name::key(&apex);
             // Keep serials moving forward across rebuilds.
             let serial = old.remove(&key).map_or(now, |z| z.serial);
             zones
                 .entry(key)
-                .or_insert_with(|| ZoneState::new(apex, kind, serial));
+                .or_insert_with(|| ZoneTree::new(apex, kind, serial));
         };
         let mut zones = BTreeMap::new();
         for zone in &self.settings.zones {
             add(zone.clone(), ZoneKind::Configured, &mut zones);
         }
-        let declared: Vec<Name> = self
-            .entities
-            .values()
-            .filter_map(|e| e.declares_zone.clone())
-            .collect();
-        for zone in declared {
+        for zone in self.book.declared_zone_names() {
             add(zone, ZoneKind::Static, &mut zones);
         }
         if let Ok(arpa) = Name::from_ascii("arpa.") {
             add(arpa, ZoneKind::Reverse, &mut zones);
         }
         self.zones = zones;
-        let names: Vec<NameKey> = self.owners.keys().cloned().collect();
-        for key in names {
+        for key in self.book.names() {
             self.refresh(&key);
         }
         let apexes: Vec<NameKey> = self.zones.keys().cloned().collect();
@@ -303,7 +150,7 @@ impl Writer {
     /// Rebuilds the node at `key` from every entity that owns records there.
     fn refresh(&mut self, key: &[u8]) {
         let Some(apex) = self.zone_of(key) else {
-            if self.owners.contains_key(key) {
+            if self.book.has_records_at(key) {
                 tracing::warn!(name = %name::to_text(key), "records outside every served zone are ignored");
             }
             return;
@@ -313,35 +160,28 @@ impl Writer {
         };
         let at_apex = key == &*apex;
         let configured = zone.kind == ZoneKind::Configured;
-        let synthesized_soa = (configured && at_apex).then(|| self.soa(zone));
+        let synthesized_soa = (configured && at_apex).then(|| zone.soa(self.settings.ttl));
 
         let mut records: Vec<&Record> = Vec::new();
-        if let Some(owners) = self.owners.get(key) {
-            for owner in owners {
-                let Some(stored) = self.entities.get(owner) else {
-                    continue;
-                };
-                // An entity that is a zone of its own places records only there.
-                if let Some(declared) = &stored.zone_key
-                    && *declared != apex
+        for entity in self.book.at(key) {
+            // An entity that is a zone of its own places records only there.
+            if entity.zone.is_some_and(|declared| *declared != *apex) {
+                continue;
+            }
+            for record in entity.records {
+                let rtype = record.record_type();
+                // berth writes the SOA and NS of the zones it is configured for.
+                if configured
+                    && at_apex
+                    && entity.source != SourceId::Config
+                    && matches!(rtype, RecordType::SOA | RecordType::NS)
                 {
                     continue;
                 }
-                for record in stored.by_name.get(key).into_iter().flatten() {
-                    let rtype = record.record_type();
-                    // berth writes the SOA and NS of the zones it is configured for.
-                    if configured
-                        && at_apex
-                        && owner.0 != SourceId::Config
-                        && matches!(rtype, RecordType::SOA | RecordType::NS)
-                    {
-                        continue;
-                    }
-                    if rtype == RecordType::SOA && !at_apex {
-                        continue;
-                    }
-                    records.push(record);
+                if rtype == RecordType::SOA && !at_apex {
+                    continue;
                 }
+                records.push(record);
             }
         }
         if let Some(soa) = &synthesized_soa {
@@ -352,131 +192,38 @@ impl Writer {
             Some(first) => Node::build(&first.name, &records),
             None => Node::empty_non_terminal(key),
         };
-        let key: Arc<[u8]> = key.into();
-        let has_ns = node.get(RecordType::NS.into()).is_some();
-        let Some(zone) = self.zones.get_mut(&apex) else {
-            return;
-        };
-        zone.dirty = true;
-        if !at_apex {
-            if has_ns {
-                zone.cuts.insert(key.clone());
-            } else {
-                zone.cuts.remove(&key);
-            }
+        if let Some(zone) = self.zones.get_mut(&apex) {
+            zone.place(key, node);
         }
-        let was_present = zone.nodes.get(&key).is_some_and(|n| !n.is_empty());
-        let is_present = !node.is_empty();
-        if at_apex {
-            zone.nodes.insert(key, Arc::new(node));
-            return;
-        }
-        match (was_present, is_present) {
-            (false, true) => {
-                Self::count_subtree(zone, &key, 1);
-                zone.nodes.insert(key, Arc::new(node));
-            }
-            (true, true) => {
-                zone.nodes.insert(key, Arc::new(node));
-            }
-            (true, false) => {
-                Self::count_subtree(zone, &key, -1);
-                if zone.subtree.contains_key(&key) {
-                    zone.nodes.insert(key, Arc::new(node));
-                }
-            }
-            (false, false) => {}
-        }
-    }
-
-    /// Adjusts the subtree counts of `key` and its ancestors below the apex,
-    /// creating empty non-terminals as names appear and removing them when
-    /// nothing is left beneath.
-    fn count_subtree(zone: &mut ZoneState, key: &Arc<[u8]>, delta: i32) {
-        let apex_len = zone.apex_key.len();
-        let chain = std::iter::once(&key[..]).chain(ancestors(key, apex_len));
-        for name in chain {
-            let name: Arc<[u8]> = name.into();
-            let count = zone.subtree.entry(name.clone()).or_insert(0);
-            *count = count.saturating_add_signed(delta);
-            if *count == 0 {
-                zone.subtree.remove(&name);
-                zone.nodes.remove(&name);
-            } else if !zone.nodes.contains_key(&name) {
-                zone.nodes
-                    .insert(name.clone(), Arc::new(Node::empty_non_terminal(&name)));
-            }
-        }
-    }
-
-    fn soa(&self, zone: &ZoneState) -> Record {
-        let child = |label: &str| {
-            Name::from_ascii(label)
-                .and_then(|n| n.append_domain(&zone.apex))
-                .unwrap_or_else(|_| zone.apex.clone())
-        };
-        let ttl = self.settings.ttl;
-        let soa = SOA::new(
-            child("ns"),
-            child("hostmaster"),
-            zone.serial,
-            SOA_REFRESH,
-            SOA_RETRY,
-            SOA_EXPIRE,
-            ttl,
-        );
-        Record::new(zone.apex.clone(), ttl, RData::SOA(soa))
     }
 
     /// Publishes the current state: zones that changed get a new serial and
     /// a new snapshot entry; the others are shared with the previous one.
     pub fn publish(&mut self) -> Arc<Snapshot> {
         let now = unix_now();
-        let dirty: Vec<Box<[u8]>> = self
+        let changed: Vec<Box<[u8]>> = self
             .zones
             .iter()
-            .filter(|(_, z)| z.dirty || z.published.is_none())
+            .filter(|(_, z)| z.needs_publishing())
             .map(|(k, _)| k.clone())
             .collect();
-        for apex in dirty {
-            if let Some(zone) = self.zones.get_mut(&apex)
-                && zone.kind == ZoneKind::Configured
-                && zone.published.is_some()
-            {
-                zone.serial = zone.serial.wrapping_add(1).max(now);
-            }
-            if self
-                .zones
-                .get(&apex)
-                .is_some_and(|z| z.kind == ZoneKind::Configured)
-            {
-                self.refresh(&apex);
-            }
+        for apex in changed {
             let Some(zone) = self.zones.get_mut(&apex) else {
                 continue;
             };
-            let soa = zone
-                .nodes
-                .get(&zone.apex_key[..])
-                .and_then(|apex| apex.get(RecordType::SOA.into()).cloned());
-            let negative_soa = soa.map(|soa| {
-                let ttl = soa.soa_minimum.map_or(soa.ttl, |min| soa.ttl.min(min));
-                soa.with_ttl(ttl)
-            });
-            zone.published = Some(Arc::new(Zone {
-                apex: zone.apex_key.clone(),
-                kind: zone.kind,
-                serial: zone.serial,
-                nodes: zone.nodes.clone(),
-                negative_soa,
-                has_cuts: !zone.cuts.is_empty(),
-            }));
-            zone.dirty = false;
+            if zone.kind == ZoneKind::Configured {
+                zone.bump_serial(now);
+                // The SOA berth writes carries the serial: place it again.
+                self.refresh(&apex);
+            }
+            if let Some(zone) = self.zones.get_mut(&apex) {
+                zone.publish();
+            }
         }
-        let mut zones: Vec<Arc<Zone>> = self
+        let mut zones: Vec<_> = self
             .zones
             .values()
-            .filter_map(|z| z.published.clone())
+            .filter_map(ZoneTree::published)
             .collect();
         zones.sort_by_key(|z| std::cmp::Reverse(z.apex.len()));
         Arc::new(Snapshot { zones })

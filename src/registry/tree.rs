@@ -1,0 +1,252 @@
+//! The zone tree: one zone's nodes as the writer builds them, and what keeps
+//! their shape right as names come and go.
+//!
+//! - A count, for each name, of the names with records at or below it: an
+//!   empty non-terminal (RFC 4592 §2.2.2: it blocks a wildcard) exists while
+//!   that count is above zero, and vanishes with the last name beneath it.
+//! - The delegation points (names below the apex with an NS RRset), so the
+//!   published zone can tell readers whether a referral is possible at all.
+//!
+//! Which records make up a node is the writer's business; the tree takes a
+//! built [`Node`] and puts it in place. Publishing shares the persistent node
+//! map with the previous snapshot, so an unchanged zone costs nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use hickory_proto::rr::rdata::SOA;
+use hickory_proto::rr::{Name, RData, RecordType};
+
+use super::name;
+use super::record::Record;
+use super::snapshot::{Node, NodeMap, Zone, ZoneKind, ancestors};
+
+/// SOA timers secondaries and zone checkers expect (RFC 1912 §2.2).
+const SOA_REFRESH: i32 = 14_400;
+const SOA_RETRY: i32 = 3_600;
+const SOA_EXPIRE: i32 = 604_800;
+
+pub(super) struct ZoneTree {
+    pub apex: Name,
+    pub apex_key: Arc<[u8]>,
+    pub kind: ZoneKind,
+    pub serial: u32,
+    nodes: NodeMap,
+    /// Names with records at or below each name; a node exists while > 0.
+    subtree: HashMap<Arc<[u8]>, u32>,
+    /// Names below the apex that own an NS RRset (delegation points).
+    cuts: HashSet<Arc<[u8]>>,
+    /// Changed since it was last published.
+    dirty: bool,
+    published: Option<Arc<Zone>>,
+}
+
+impl ZoneTree {
+    pub(super) fn new(apex: Name, kind: ZoneKind, serial: u32) -> Self {
+        let apex_key: Arc<[u8]> = name::key(&apex).into();
+        let mut nodes = NodeMap::default();
+        nodes.insert(
+            apex_key.clone(),
+            Arc::new(Node::empty_non_terminal(&apex_key)),
+        );
+        ZoneTree {
+            apex,
+            apex_key,
+            kind,
+            serial,
+            nodes,
+            subtree: HashMap::new(),
+            cuts: HashSet::new(),
+            dirty: true,
+            published: None,
+        }
+    }
+
+    /// Puts `node` at `key` (a name in this zone), replacing what was there.
+    /// An empty node removes the name, unless names below keep it as an
+    /// empty non-terminal; the apex always stays.
+    pub(super) fn place(&mut self, key: &[u8], node: Node) {
+        let at_apex = key == &*self.apex_key;
+        let key: Arc<[u8]> = key.into();
+        let has_ns = node.get(RecordType::NS.into()).is_some();
+        self.dirty = true;
+        if !at_apex {
+            if has_ns {
+                self.cuts.insert(key.clone());
+            } else {
+                self.cuts.remove(&key);
+            }
+        }
+        let was_present = self.nodes.get(&key).is_some_and(|n| !n.is_empty());
+        let is_present = !node.is_empty();
+        if at_apex {
+            self.nodes.insert(key, Arc::new(node));
+            return;
+        }
+        match (was_present, is_present) {
+            (false, true) => {
+                self.count_subtree(&key, 1);
+                self.nodes.insert(key, Arc::new(node));
+            }
+            (true, true) => {
+                self.nodes.insert(key, Arc::new(node));
+            }
+            (true, false) => {
+                self.count_subtree(&key, -1);
+                if self.subtree.contains_key(&key) {
+                    self.nodes.insert(key, Arc::new(node));
+                }
+            }
+            (false, false) => {}
+        }
+    }
+
+    /// Adjusts the subtree counts of `key` and its ancestors below the apex,
+    /// creating empty non-terminals as names appear and removing them when
+    /// nothing is left beneath.
+    fn count_subtree(&mut self, key: &Arc<[u8]>, delta: i32) {
+        let apex_len = self.apex_key.len();
+        let chain = std::iter::once(&key[..]).chain(ancestors(key, apex_len));
+        for name in chain {
+            let name: Arc<[u8]> = name.into();
+            let count = self.subtree.entry(name.clone()).or_insert(0);
+            *count = count.saturating_add_signed(delta);
+            if *count == 0 {
+                self.subtree.remove(&name);
+                self.nodes.remove(&name);
+            } else if !self.nodes.contains_key(&name) {
+                self.nodes
+                    .insert(name.clone(), Arc::new(Node::empty_non_terminal(&name)));
+            }
+        }
+    }
+
+    /// The SOA berth writes for a zone it is configured for: `ns.<zone>`,
+    /// `hostmaster.<zone>`, this zone's serial, and `ttl` as both its TTL
+    /// and the negative-caching minimum.
+    pub(super) fn soa(&self, ttl: u32) -> Record {
+        let child = |label: &str| {
+            Name::from_ascii(label)
+                .and_then(|n| n.append_domain(&self.apex))
+                .unwrap_or_else(|_| self.apex.clone())
+        };
+        let soa = SOA::new(
+            child("ns"),
+            child("hostmaster"),
+            self.serial,
+            SOA_REFRESH,
+            SOA_RETRY,
+            SOA_EXPIRE,
+            ttl,
+        );
+        Record::new(self.apex.clone(), ttl, RData::SOA(soa))
+    }
+
+    /// Whether the next snapshot needs a new entry for this zone.
+    pub(super) fn needs_publishing(&self) -> bool {
+        self.dirty || self.published.is_none()
+    }
+
+    /// Moves the serial of a zone already published past its last value
+    /// (to the clock, `now`, when that is ahead), so secondaries see the
+    /// change. A zone's first publication keeps the serial it started with.
+    pub(super) fn bump_serial(&mut self, now: u32) {
+        if self.published.is_some() {
+            self.serial = self.serial.wrapping_add(1).max(now);
+        }
+    }
+
+    /// Freezes the tree as it is into the zone readers see.
+    pub(super) fn publish(&mut self) {
+        let soa = self
+            .nodes
+            .get(&self.apex_key[..])
+            .and_then(|apex| apex.get(RecordType::SOA.into()).cloned());
+        let negative_soa = soa.map(|soa| {
+            let ttl = soa.soa_minimum.map_or(soa.ttl, |min| soa.ttl.min(min));
+            soa.with_ttl(ttl)
+        });
+        self.published = Some(Arc::new(Zone {
+            apex: self.apex_key.clone(),
+            kind: self.kind,
+            serial: self.serial,
+            nodes: self.nodes.clone(),
+            negative_soa,
+            has_cuts: !self.cuts.is_empty(),
+        }));
+        self.dirty = false;
+    }
+
+    /// The zone as last published.
+    pub(super) fn published(&self) -> Option<Arc<Zone>> {
+        self.published.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(text: &str) -> Name {
+        Name::from_ascii(text).unwrap()
+    }
+
+    fn key(text: &str) -> Vec<u8> {
+        name::key(&name(text)).into_vec()
+    }
+
+    fn node(owner: &str, data: RData) -> Node {
+        let record = Record::new(name(owner), 5, data);
+        Node::build(&record.name, &[&record])
+    }
+
+    fn delegation(owner: &str) -> Node {
+        node(
+            owner,
+            RData::NS(hickory_proto::rr::rdata::NS(name("ns.elsewhere."))),
+        )
+    }
+
+    #[test]
+    fn a_delegation_point_comes_and_goes() {
+        let mut tree = ZoneTree::new(name("z."), ZoneKind::Configured, 1);
+        tree.place(&key("sub.z."), delegation("sub.z."));
+        tree.publish();
+        assert!(tree.published().unwrap().has_cuts);
+        tree.place(&key("sub.z."), Node::empty_non_terminal(&key("sub.z.")));
+        tree.publish();
+        let zone = tree.published().unwrap();
+        assert!(!zone.has_cuts);
+        assert!(zone.node(&key("sub.z.")).is_none());
+    }
+
+    #[test]
+    fn an_empty_non_terminal_stays_while_a_name_below_it_does() {
+        let mut tree = ZoneTree::new(name("z."), ZoneKind::Static, 1);
+        let address = || RData::A("192.0.2.1".parse().unwrap());
+        tree.place(&key("b.z."), node("b.z.", address()));
+        tree.place(&key("a.b.z."), node("a.b.z.", address()));
+        // b loses its records but keeps a below it.
+        tree.place(&key("b.z."), Node::empty_non_terminal(&key("b.z.")));
+        tree.publish();
+        let zone = tree.published().unwrap();
+        assert!(zone.node(&key("b.z.")).unwrap().is_empty());
+        tree.place(&key("a.b.z."), Node::empty_non_terminal(&key("a.b.z.")));
+        tree.publish();
+        let zone = tree.published().unwrap();
+        assert!(zone.node(&key("b.z.")).is_none());
+        assert!(zone.node(&key("z.")).is_some(), "the apex always stays");
+    }
+
+    #[test]
+    fn the_serial_moves_only_after_a_first_publication() {
+        let mut tree = ZoneTree::new(name("z."), ZoneKind::Configured, 10);
+        tree.bump_serial(5);
+        assert_eq!(tree.serial, 10);
+        tree.publish();
+        tree.bump_serial(5);
+        assert_eq!(tree.serial, 11);
+        tree.bump_serial(100);
+        assert_eq!(tree.serial, 100);
+    }
+}
