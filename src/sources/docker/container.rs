@@ -5,10 +5,13 @@
 //! a missing field means "not there", never a panic. Only the ID is required,
 //! because without it the container cannot be tracked.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use bollard::models::{ContainerInspectResponse, HealthStatusEnum};
+use bollard::models::{
+    ContainerInspectResponse, ContainerState, EndpointSettings, HealthStatusEnum, HostConfig,
+    PortMap,
+};
 
 /// Longest container ID: 256 bits in hex.
 const MAX_ID_LEN: usize = 64;
@@ -116,6 +119,7 @@ pub fn is_container_id(text: &str) -> bool {
 }
 
 impl Container {
+    /// Reads one `docker inspect`; each part has a helper below.
     pub fn from_inspect(inspect: ContainerInspectResponse) -> Result<Container, MissingId> {
         let id = inspect
             .id
@@ -125,109 +129,119 @@ impl Container {
             .name
             .map(|n| n.trim_start_matches('/').to_string())
             .unwrap_or_default();
-
         let state = inspect.state.unwrap_or_default();
-        let status = match (
-            state.running.unwrap_or(false),
-            state.paused.unwrap_or(false),
-            state.restarting.unwrap_or(false),
-        ) {
-            (true, true, _) => Status::Paused,
-            (true, _, true) => Status::Restarting,
-            (true, false, false) => Status::Running,
-            (false, _, _) => Status::NotRunning,
-        };
-        let health = match state.health.and_then(|h| h.status) {
-            Some(HealthStatusEnum::STARTING) => Health::Starting,
-            Some(HealthStatusEnum::HEALTHY) => Health::Healthy,
-            Some(HealthStatusEnum::UNHEALTHY) => Health::Unhealthy,
-            Some(HealthStatusEnum::NONE | HealthStatusEnum::EMPTY) | None => Health::None,
-        };
-
         let config = inspect.config.unwrap_or_default();
-        let labels: BTreeMap<String, String> =
-            config.labels.unwrap_or_default().into_iter().collect();
-        let service_env = config
-            .env
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|pair| {
-                let (key, value) = pair.split_once('=')?;
-                key.starts_with("SERVICE_")
-                    .then(|| (key.to_string(), value.to_string()))
-            })
-            .collect();
-        let mut exposed: Vec<Port> = config
-            .exposed_ports
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|p| Port::parse(p))
-            .collect();
-        exposed.sort();
-        exposed.dedup();
-
-        let settings = inspect.network_settings.unwrap_or_default();
-        let mut published: BTreeMap<Port, Vec<u16>> = BTreeMap::new();
-        for (port, bindings) in settings.ports.unwrap_or_default() {
-            let Some(port) = Port::parse(&port) else {
-                continue;
-            };
-            let mut hosts: Vec<u16> = bindings
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|b| b.host_port.as_deref()?.parse().ok())
-                .filter(|&n: &u16| n != 0)
-                .collect();
-            hosts.sort();
-            // 0.0.0.0 and :: usually share one host port.
-            hosts.dedup();
-            if !hosts.is_empty() {
-                published.insert(port, hosts);
-            }
-        }
-
-        // The network the container was created on: Docker calls the
-        // default bridge "default" in the mode and "bridge" in the map.
-        let primary = inspect
-            .host_config
-            .and_then(|h| h.network_mode)
-            .map(|mode| {
-                if mode == "default" {
-                    "bridge".to_string()
-                } else {
-                    mode
-                }
-            });
-        let mut networks: Vec<Network> = settings
-            .networks
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(name, endpoint)| Network {
-                name,
-                ipv4: endpoint.ip_address.as_deref().and_then(|a| a.parse().ok()),
-                ipv6: endpoint
-                    .global_ipv6_address
-                    .as_deref()
-                    .and_then(|a| a.parse().ok()),
-            })
-            .collect();
-        networks.sort_by(|a, b| {
-            let rank = |n: &Network| Some(&n.name) != primary.as_ref();
-            (rank(a), &a.name).cmp(&(rank(b), &b.name))
-        });
-
+        let network = inspect.network_settings.unwrap_or_default();
+        let primary = primary_network(inspect.host_config);
         Ok(Container {
             id,
             name,
-            status,
-            health,
-            labels,
-            service_env,
-            exposed,
-            published,
-            networks,
+            status: status(&state),
+            health: health(state.health.and_then(|h| h.status)),
+            labels: config.labels.unwrap_or_default().into_iter().collect(),
+            service_env: service_env(config.env.unwrap_or_default()),
+            exposed: exposed(config.exposed_ports.unwrap_or_default()),
+            published: published(network.ports.unwrap_or_default()),
+            networks: networks(network.networks.unwrap_or_default(), primary.as_deref()),
         })
     }
+}
+
+fn status(state: &ContainerState) -> Status {
+    match (
+        state.running.unwrap_or(false),
+        state.paused.unwrap_or(false),
+        state.restarting.unwrap_or(false),
+    ) {
+        (true, true, _) => Status::Paused,
+        (true, _, true) => Status::Restarting,
+        (true, false, false) => Status::Running,
+        (false, _, _) => Status::NotRunning,
+    }
+}
+
+fn health(status: Option<HealthStatusEnum>) -> Health {
+    match status {
+        Some(HealthStatusEnum::STARTING) => Health::Starting,
+        Some(HealthStatusEnum::HEALTHY) => Health::Healthy,
+        Some(HealthStatusEnum::UNHEALTHY) => Health::Unhealthy,
+        Some(HealthStatusEnum::NONE | HealthStatusEnum::EMPTY) | None => Health::None,
+    }
+}
+
+/// Registrator's `SERVICE_*` variables out of `KEY=VALUE` pairs; the rest
+/// are dropped here, never stored.
+fn service_env(env: Vec<String>) -> BTreeMap<String, String> {
+    env.into_iter()
+        .filter_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            key.starts_with("SERVICE_")
+                .then(|| (key.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+/// `80/tcp`-style port keys, sorted, each once; unreadable ones skipped.
+fn exposed(ports: Vec<String>) -> Vec<Port> {
+    let mut exposed: Vec<Port> = ports.iter().filter_map(|p| Port::parse(p)).collect();
+    exposed.sort();
+    exposed.dedup();
+    exposed
+}
+
+/// The host ports each container port is bound to; ports bound to none
+/// are left out.
+fn published(ports: PortMap) -> BTreeMap<Port, Vec<u16>> {
+    let mut published = BTreeMap::new();
+    for (port, bindings) in ports {
+        let Some(port) = Port::parse(&port) else {
+            continue;
+        };
+        let mut hosts: Vec<u16> = bindings
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|b| b.host_port.as_deref()?.parse().ok())
+            .filter(|&n: &u16| n != 0)
+            .collect();
+        hosts.sort();
+        // 0.0.0.0 and :: usually share one host port.
+        hosts.dedup();
+        if !hosts.is_empty() {
+            published.insert(port, hosts);
+        }
+    }
+    published
+}
+
+/// The network the container was created on. Docker calls the default
+/// bridge "default" in the mode and "bridge" in the map of networks.
+fn primary_network(host_config: Option<HostConfig>) -> Option<String> {
+    let mode = host_config?.network_mode?;
+    Some(if mode == "default" {
+        "bridge".to_string()
+    } else {
+        mode
+    })
+}
+
+/// The attached networks, `primary` first, then the others by name.
+fn networks(endpoints: HashMap<String, EndpointSettings>, primary: Option<&str>) -> Vec<Network> {
+    let mut networks: Vec<Network> = endpoints
+        .into_iter()
+        .map(|(name, endpoint)| Network {
+            name,
+            ipv4: endpoint.ip_address.as_deref().and_then(|a| a.parse().ok()),
+            ipv6: endpoint
+                .global_ipv6_address
+                .as_deref()
+                .and_then(|a| a.parse().ok()),
+        })
+        .collect();
+    networks.sort_by(|a, b| {
+        let rank = |n: &Network| Some(n.name.as_str()) != primary;
+        (rank(a), &a.name).cmp(&(rank(b), &b.name))
+    });
+    networks
 }
 
 #[cfg(test)]
