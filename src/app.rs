@@ -9,12 +9,12 @@ use anyhow::Context;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, DockerEndpoint};
+use crate::config::Config;
 use crate::dns::forward::Forwarder;
 use crate::dns::handler::Handler;
 use crate::dns::server;
 use crate::registry::{self, ZoneSettings};
-use crate::sources::docker::{self, DockerSource};
+use crate::sources::docker::DockerSource;
 use crate::sources::zonefile::ZoneDir;
 
 /// Signals the binary turns into calls: reload (SIGHUP) and stop (SIGTERM).
@@ -36,8 +36,6 @@ pub async fn run<S: Future<Output = ()>>(
         ns_address,
         wildcard_target,
         docker,
-        addresses: docker_addresses,
-        serve_starting,
         upstreams,
         upstream_timeout,
         cache_size,
@@ -65,16 +63,10 @@ pub async fn run<S: Future<Output = ()>>(
     }
     let stop_sources = CancellationToken::new();
     match docker {
-        DockerEndpoint::Off => tracing::info!("docker source off"),
-        DockerEndpoint::Url(url) => {
-            tracing::info!(%url, "docker source on");
-            let settings = docker::Settings {
-                zones: zones.clone(),
-                ttl,
-                addresses: docker_addresses,
-                serve_starting,
-            };
-            let source = DockerSource::new(url, settings);
+        None => tracing::info!("docker source off"),
+        Some(settings) => {
+            tracing::info!(url = %settings.endpoint, "docker source on");
+            let source = DockerSource::new(settings);
             tokio::spawn(source.run(registry.clone(), stop_sources.clone()));
         }
     }

@@ -1,5 +1,11 @@
 //! Validated settings: plain data, built before anything binds. A bad value
 //! is a [`ConfigError`] that names the flag, and the binary exits with 64.
+//!
+//! [`Config::resolve`] merges the command line over the TOML file, then
+//! hands each flag, or group of flags that belong together, to a helper of
+//! its own; a new group is a new helper and a new field. A source's settings
+//! are the source's own type ([`docker::Settings`]), built here: this module
+//! names the sources, never the other way round.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -10,6 +16,7 @@ use ipnet::IpNet;
 use hickory_proto::rr::Name;
 
 use crate::cli::Cli;
+use crate::sources::docker;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:1053";
 pub const DEFAULT_ZONE: &str = "apps.local";
@@ -53,23 +60,6 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DockerEndpoint {
-    Off,
-    Url(String),
-}
-
-/// Which address a container's names resolve to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Addresses {
-    /// The container's own IP on `network`, or on the network it was
-    /// created on (else the first with an address).
-    Container { network: Option<String> },
-    /// The host's IP for every container; SRV ports are the published
-    /// host ports, so clients on other machines can reach them.
-    Host { ip: IpAddr },
-}
-
 #[derive(Clone, Debug)]
 pub struct Config {
     pub listen: Vec<SocketAddr>,
@@ -78,10 +68,8 @@ pub struct Config {
     pub ttl: u32,
     pub ns_address: Option<IpAddr>,
     pub wildcard_target: Option<IpAddr>,
-    pub docker: DockerEndpoint,
-    pub addresses: Addresses,
-    /// Serve containers whose healthcheck has not passed yet.
-    pub serve_starting: bool,
+    /// None: the docker source is off (`--docker off`).
+    pub docker: Option<docker::Settings>,
     /// Empty: forwarding is off and other names are REFUSED.
     pub upstreams: Vec<SocketAddr>,
     pub upstream_timeout: Duration,
@@ -96,187 +84,29 @@ pub struct Config {
 impl Config {
     /// Merges flags and environment (already in `cli`) over the TOML file
     /// named by `--config`, applies defaults, and validates everything.
+    ///
+    /// Each flag, or group of flags that only make sense together, has a
+    /// helper below; they run in this order, which is the order in which
+    /// errors are reported.
     pub fn resolve(cli: Cli) -> Result<Config, ConfigError> {
         let file = match &cli.config {
             Some(path) => read_file(path)?,
             None => Cli::default(),
         };
-        let pick_vec =
-            |flag: Vec<String>, file: Vec<String>| if flag.is_empty() { file } else { flag };
-        let listen = pick_vec(cli.listen, file.listen);
-        let zone = pick_vec(cli.zone, file.zone);
-        let upstream = pick_vec(cli.upstream, file.upstream);
-
-        let listen = if listen.is_empty() {
-            vec![DEFAULT_LISTEN.to_string()]
-        } else {
-            listen
-        };
-        let listen = listen
-            .iter()
-            .map(|text| {
-                parse_socket(text, None)
-                    .ok_or_else(|| invalid("listen", format!("{text:?} is not ADDR:PORT")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-
-        let zone = if zone.is_empty() {
-            vec![DEFAULT_ZONE.to_string()]
-        } else {
-            zone
-        };
-        let mut zones = Vec::new();
-        for text in &zone {
-            let name = parse_zone(text)
-                .map_err(|reason| invalid("zone", format!("{text:?}: {reason}")))?;
-            if !zones.contains(&name) {
-                zones.push(name);
-            }
-        }
-
-        let zone_dir = match cli.zones.or(file.zones) {
-            Some(dir) if !dir.is_dir() => {
-                return Err(invalid(
-                    "zones",
-                    format!("{} is not a directory", dir.display()),
-                ));
-            }
-            Some(dir) => Some(dir),
-            None => Some(PathBuf::from("zones")).filter(|dir| dir.is_dir()),
-        };
-
-        let ttl = cli.ttl.or(file.ttl).unwrap_or(DEFAULT_TTL);
-        if ttl > i32::MAX as u32 {
-            return Err(invalid("ttl", "must be at most 2147483647 (RFC 2181 §8)"));
-        }
-
-        let ns_address =
-            match cli.ns_address.or(file.ns_address) {
-                Some(text) => Some(parse_ip(&text).ok_or_else(|| {
-                    invalid("ns-address", format!("{text:?} is not an IP address"))
-                })?),
-                None => listen
-                    .iter()
-                    .map(|a| a.ip())
-                    .find(|ip| !ip.is_unspecified()),
-            };
-        let wildcard_target = match cli.wildcard_target.or(file.wildcard_target) {
-            Some(text) => Some(parse_ip(&text).ok_or_else(|| {
-                invalid("wildcard-target", format!("{text:?} is not an IP address"))
-            })?),
-            None => None,
-        };
-
-        let docker = match cli.docker.or(file.docker) {
-            Some(text) if text == "off" => DockerEndpoint::Off,
-            Some(text) => DockerEndpoint::Url(check_docker_url(&text)?),
-            None => match std::env::var("DOCKER_HOST").ok().filter(|v| !v.is_empty()) {
-                Some(text) => DockerEndpoint::Url(check_docker_url(&text).map_err(|_| {
-                    invalid(
-                        "docker",
-                        format!("$DOCKER_HOST {text:?} is not unix:// or tcp://; set --docker"),
-                    )
-                })?),
-                None => DockerEndpoint::Url(DEFAULT_DOCKER.to_string()),
-            },
-        };
-
-        let addresses = resolve_addresses(
-            cli.address.or(file.address),
-            cli.network.or(file.network),
-            cli.host_ip.or(file.host_ip),
-        )?;
-        let serve_starting = cli.serve_starting || file.serve_starting;
-
-        let upstreams = if upstream.iter().any(|u| u == "off") {
-            if upstream.len() > 1 {
-                return Err(invalid(
-                    "upstream",
-                    "\"off\" cannot be combined with addresses",
-                ));
-            }
-            Vec::new()
-        } else if upstream.is_empty() {
-            resolv_conf_nameservers(Path::new("/etc/resolv.conf"), &listen)
-        } else {
-            upstream
-                .iter()
-                .map(|text| {
-                    parse_socket(text, Some(DNS_PORT)).ok_or_else(|| {
-                        invalid(
-                            "upstream",
-                            format!("{text:?} is not ADDR[:PORT] or \"off\""),
-                        )
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?
-        };
-        if let Some(looped) = upstreams.iter().find(|u| listen.contains(u)) {
-            return Err(invalid("upstream", format!("{looped} is berth itself")));
-        }
-
-        let upstream_timeout = match cli.upstream_timeout.or(file.upstream_timeout) {
-            Some(text) => parse_duration(&text).ok_or_else(|| {
-                invalid(
-                    "upstream-timeout",
-                    format!("{text:?} is not a duration such as 2s or 500ms"),
-                )
-            })?,
-            None => DEFAULT_UPSTREAM_TIMEOUT,
-        };
-
-        let cache_size = cli
-            .cache_size
-            .or(file.cache_size)
-            .unwrap_or(DEFAULT_CACHE_SIZE);
-        if cache_size > MAX_CACHE_SIZE {
-            return Err(invalid(
-                "cache-size",
-                format!("must be at most {MAX_CACHE_SIZE}"),
-            ));
-        }
-
-        let allow = pick_vec(cli.allow_recursion, file.allow_recursion);
-        let allow: Vec<String> = if allow.is_empty() {
-            DEFAULT_ALLOW_RECURSION
-                .iter()
-                .map(|s| s.to_string())
-                .collect()
-        } else {
-            allow
-        };
-        let allow_recursion = allow
-            .iter()
-            .map(|text| {
-                parse_net(text).ok_or_else(|| {
-                    invalid(
-                        "allow-recursion",
-                        format!("{text:?} is not an address or CIDR"),
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-
-        let http =
-            match cli.http.or(file.http).as_deref() {
-                Some("off") => None,
-                Some(text) => Some(parse_socket(text, None).ok_or_else(|| {
-                    invalid("http", format!("{text:?} is not ADDR:PORT or \"off\""))
-                })?),
-                None => DEFAULT_HTTP.parse().ok(),
-            };
-
-        let log_format = match cli.log_format.or(file.log_format).as_deref() {
-            None | Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(other) => {
-                return Err(invalid(
-                    "log-format",
-                    format!("{other:?} is not \"text\" or \"json\""),
-                ));
-            }
-        };
-
+        let given = over(cli, file);
+        let listen = listen(&given.listen)?;
+        let zones = zones(&given.zone)?;
+        let zone_dir = zone_dir(given.zones.as_deref())?;
+        let ttl = ttl(given.ttl)?;
+        let ns_address = ns_address(given.ns_address.as_deref(), &listen)?;
+        let wildcard_target = wildcard_target(given.wildcard_target.as_deref())?;
+        let docker = docker(&given, &zones, ttl)?;
+        let upstreams = upstreams(&given.upstream, &listen)?;
+        let upstream_timeout = upstream_timeout(given.upstream_timeout.as_deref())?;
+        let cache_size = cache_size(given.cache_size)?;
+        let allow_recursion = allow_recursion(&given.allow_recursion)?;
+        let http = http(given.http.as_deref())?;
+        let log_format = log_format(given.log_format.as_deref())?;
         Ok(Config {
             listen,
             zones,
@@ -285,8 +115,6 @@ impl Config {
             ns_address,
             wildcard_target,
             docker,
-            addresses,
-            serve_starting,
             upstreams,
             upstream_timeout,
             cache_size,
@@ -304,6 +132,319 @@ fn read_file(path: &Path) -> Result<Cli, ConfigError> {
     };
     let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
     toml::from_str(&text).map_err(|e| file_error(e.to_string()))
+}
+
+/// Flags and variables (in `cli`) over the file: a value given on the
+/// command line wins, and a list given there replaces the file's whole list.
+/// Destructured in full, so a new flag cannot be forgotten here.
+fn over(cli: Cli, file: Cli) -> Cli {
+    let Cli {
+        config,
+        listen,
+        zone,
+        zones,
+        ttl,
+        ns_address,
+        wildcard_target,
+        docker,
+        address,
+        network,
+        host_ip,
+        serve_starting,
+        upstream,
+        allow_recursion,
+        upstream_timeout,
+        http,
+        cache_size,
+        log_format,
+    } = cli;
+    let list = |flag: Vec<String>, file: Vec<String>| if flag.is_empty() { file } else { flag };
+    Cli {
+        config,
+        listen: list(listen, file.listen),
+        zone: list(zone, file.zone),
+        zones: zones.or(file.zones),
+        ttl: ttl.or(file.ttl),
+        ns_address: ns_address.or(file.ns_address),
+        wildcard_target: wildcard_target.or(file.wildcard_target),
+        docker: docker.or(file.docker),
+        address: address.or(file.address),
+        network: network.or(file.network),
+        host_ip: host_ip.or(file.host_ip),
+        serve_starting: serve_starting || file.serve_starting,
+        upstream: list(upstream, file.upstream),
+        allow_recursion: list(allow_recursion, file.allow_recursion),
+        upstream_timeout: upstream_timeout.or(file.upstream_timeout),
+        http: http.or(file.http),
+        cache_size: cache_size.or(file.cache_size),
+        log_format: log_format.or(file.log_format),
+    }
+}
+
+/// `--listen`.
+fn listen(given: &[String]) -> Result<Vec<SocketAddr>, ConfigError> {
+    let parse = |text: &str| parse_socket(text, None);
+    parse_each(
+        "listen",
+        or_defaults(given, &[DEFAULT_LISTEN]),
+        "ADDR:PORT",
+        parse,
+    )
+}
+
+/// `--zone`: each name once, in the order given.
+fn zones(given: &[String]) -> Result<Vec<Name>, ConfigError> {
+    let mut zones = Vec::new();
+    for text in or_defaults(given, &[DEFAULT_ZONE]) {
+        let name =
+            parse_zone(text).map_err(|reason| invalid("zone", format!("{text:?}: {reason}")))?;
+        if !zones.contains(&name) {
+            zones.push(name);
+        }
+    }
+    Ok(zones)
+}
+
+/// `--zones`: a directory that must exist when named, else `./zones` if
+/// there is one.
+fn zone_dir(given: Option<&Path>) -> Result<Option<PathBuf>, ConfigError> {
+    match given {
+        Some(dir) if !dir.is_dir() => Err(invalid(
+            "zones",
+            format!("{} is not a directory", dir.display()),
+        )),
+        Some(dir) => Ok(Some(dir.to_path_buf())),
+        None => Ok(Some(PathBuf::from("zones")).filter(|dir| dir.is_dir())),
+    }
+}
+
+/// `--ttl`.
+fn ttl(given: Option<u32>) -> Result<u32, ConfigError> {
+    let ttl = given.unwrap_or(DEFAULT_TTL);
+    if ttl > i32::MAX as u32 {
+        return Err(invalid("ttl", "must be at most 2147483647 (RFC 2181 §8)"));
+    }
+    Ok(ttl)
+}
+
+/// `--ns-address`, else the first address berth listens on that is not a
+/// wildcard.
+fn ns_address(given: Option<&str>, listen: &[SocketAddr]) -> Result<Option<IpAddr>, ConfigError> {
+    match given {
+        Some(text) => parse_one("ns-address", text, "an IP address", parse_ip).map(Some),
+        None => Ok(listen
+            .iter()
+            .map(|a| a.ip())
+            .find(|ip| !ip.is_unspecified())),
+    }
+}
+
+/// `--wildcard-target`.
+fn wildcard_target(given: Option<&str>) -> Result<Option<IpAddr>, ConfigError> {
+    given
+        .map(|text| parse_one("wildcard-target", text, "an IP address", parse_ip))
+        .transpose()
+}
+
+/// The docker source's flags: `--docker`, `--address`, `--network`,
+/// `--host-ip` and `--serve-starting`. All are checked even with
+/// `--docker off`, so a mistake shows before the source is turned on.
+fn docker(given: &Cli, zones: &[Name], ttl: u32) -> Result<Option<docker::Settings>, ConfigError> {
+    let endpoint = docker_endpoint(given.docker.as_deref())?;
+    let addresses = addresses(
+        given.address.as_deref(),
+        given.network.as_deref(),
+        given.host_ip.as_deref(),
+    )?;
+    Ok(endpoint.map(|endpoint| docker::Settings {
+        endpoint,
+        zones: zones.to_vec(),
+        ttl,
+        addresses,
+        serve_starting: given.serve_starting,
+    }))
+}
+
+/// `--docker`, else `$DOCKER_HOST`, else the usual socket; None when "off".
+fn docker_endpoint(given: Option<&str>) -> Result<Option<String>, ConfigError> {
+    match given {
+        Some("off") => Ok(None),
+        Some(text) => check_docker_url(text).map(Some),
+        None => match std::env::var("DOCKER_HOST").ok().filter(|v| !v.is_empty()) {
+            Some(text) => check_docker_url(&text).map(Some).map_err(|_| {
+                invalid(
+                    "docker",
+                    format!("$DOCKER_HOST {text:?} is not unix:// or tcp://; set --docker"),
+                )
+            }),
+            None => Ok(Some(DEFAULT_DOCKER.to_string())),
+        },
+    }
+}
+
+fn check_docker_url(text: &str) -> Result<String, ConfigError> {
+    if text.starts_with("https://") {
+        // The Docker client is built without TLS: reach a remote daemon
+        // through an SSH-forwarded unix socket instead.
+        return Err(invalid(
+            "docker",
+            format!("{text:?}: TLS is not supported; use unix:// or tcp://"),
+        ));
+    }
+    let known = ["unix://", "tcp://", "http://"];
+    if known.iter().any(|scheme| text.starts_with(scheme)) {
+        Ok(text.to_string())
+    } else {
+        Err(invalid(
+            "docker",
+            format!("{text:?} is not unix://, tcp://, http:// or \"off\""),
+        ))
+    }
+}
+
+/// `--address`, `--network` and `--host-ip` together: each only makes
+/// sense with one choice of `--address`.
+fn addresses(
+    address: Option<&str>,
+    network: Option<&str>,
+    host_ip: Option<&str>,
+) -> Result<docker::Addresses, ConfigError> {
+    match address {
+        None | Some("container") => {
+            if host_ip.is_some() {
+                return Err(invalid("host-ip", "only used with --address host"));
+            }
+            if network == Some("") {
+                return Err(invalid("network", "is empty"));
+            }
+            let network = network.map(str::to_string);
+            Ok(docker::Addresses::Container { network })
+        }
+        Some("host") => {
+            if network.is_some() {
+                return Err(invalid("network", "only used with --address container"));
+            }
+            let text = host_ip.ok_or_else(|| invalid("host-ip", "required with --address host"))?;
+            let host = |text: &str| parse_ip(text).filter(|ip| !ip.is_unspecified());
+            let ip = parse_one("host-ip", text, "a host's IP address", host)?;
+            Ok(docker::Addresses::Host { ip })
+        }
+        Some(other) => Err(invalid(
+            "address",
+            format!("{other:?} is not \"container\" or \"host\""),
+        )),
+    }
+}
+
+/// `--upstream`: "off", the addresses given (port 53 unless stated), or
+/// else the host's resolvers; never berth itself.
+fn upstreams(given: &[String], listen: &[SocketAddr]) -> Result<Vec<SocketAddr>, ConfigError> {
+    let upstreams = if given.iter().any(|u| u == "off") {
+        if given.len() > 1 {
+            return Err(invalid(
+                "upstream",
+                "\"off\" cannot be combined with addresses",
+            ));
+        }
+        Vec::new()
+    } else if given.is_empty() {
+        resolv_conf_nameservers(Path::new("/etc/resolv.conf"), listen)
+    } else {
+        let parse = |text: &str| parse_socket(text, Some(DNS_PORT));
+        let given = given.iter().map(String::as_str);
+        parse_each("upstream", given, "ADDR[:PORT] or \"off\"", parse)?
+    };
+    if let Some(looped) = upstreams.iter().find(|u| listen.contains(u)) {
+        return Err(invalid("upstream", format!("{looped} is berth itself")));
+    }
+    Ok(upstreams)
+}
+
+/// `--upstream-timeout`.
+fn upstream_timeout(given: Option<&str>) -> Result<Duration, ConfigError> {
+    match given {
+        Some(text) => parse_one(
+            "upstream-timeout",
+            text,
+            "a duration such as 2s or 500ms",
+            parse_duration,
+        ),
+        None => Ok(DEFAULT_UPSTREAM_TIMEOUT),
+    }
+}
+
+/// `--cache-size`.
+fn cache_size(given: Option<usize>) -> Result<usize, ConfigError> {
+    let size = given.unwrap_or(DEFAULT_CACHE_SIZE);
+    if size > MAX_CACHE_SIZE {
+        return Err(invalid(
+            "cache-size",
+            format!("must be at most {MAX_CACHE_SIZE}"),
+        ));
+    }
+    Ok(size)
+}
+
+/// `--allow-recursion`.
+fn allow_recursion(given: &[String]) -> Result<Vec<IpNet>, ConfigError> {
+    let given = or_defaults(given, &DEFAULT_ALLOW_RECURSION);
+    parse_each("allow-recursion", given, "an address or CIDR", parse_net)
+}
+
+/// `--http`.
+fn http(given: Option<&str>) -> Result<Option<SocketAddr>, ConfigError> {
+    match given {
+        Some("off") => Ok(None),
+        Some(text) => {
+            let parse = |text: &str| parse_socket(text, None);
+            parse_one("http", text, "ADDR:PORT or \"off\"", parse).map(Some)
+        }
+        None => Ok(DEFAULT_HTTP.parse().ok()),
+    }
+}
+
+/// `--log-format`.
+fn log_format(given: Option<&str>) -> Result<LogFormat, ConfigError> {
+    match given {
+        None | Some("text") => Ok(LogFormat::Text),
+        Some("json") => Ok(LogFormat::Json),
+        Some(other) => Err(invalid(
+            "log-format",
+            format!("{other:?} is not \"text\" or \"json\""),
+        )),
+    }
+}
+
+/// The list given, or `defaults` when none was.
+fn or_defaults<'a>(given: &'a [String], defaults: &'a [&'a str]) -> Vec<&'a str> {
+    if given.is_empty() {
+        defaults.to_vec()
+    } else {
+        given.iter().map(String::as_str).collect()
+    }
+}
+
+/// Parses `text` given to `--flag`, or says that it is not `expected`.
+fn parse_one<T>(
+    flag: &'static str,
+    text: &str,
+    expected: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, ConfigError> {
+    parse(text).ok_or_else(|| invalid(flag, format!("{text:?} is not {expected}")))
+}
+
+/// [`parse_one`] for each value of a repeatable flag.
+fn parse_each<'a, T>(
+    flag: &'static str,
+    texts: impl IntoIterator<Item = &'a str>,
+    expected: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Vec<T>, ConfigError> {
+    texts
+        .into_iter()
+        .map(|text| parse_one(flag, text, expected, &parse))
+        .collect()
 }
 
 /// `ADDR:PORT`, `[V6]:PORT`, or — when `default_port` is given — a bare address.
@@ -356,62 +497,6 @@ fn parse_zone(text: &str) -> Result<Name, String> {
     Ok(name)
 }
 
-fn check_docker_url(text: &str) -> Result<String, ConfigError> {
-    if text.starts_with("https://") {
-        // The Docker client is built without TLS: reach a remote daemon
-        // through an SSH-forwarded unix socket instead.
-        return Err(invalid(
-            "docker",
-            format!("{text:?}: TLS is not supported; use unix:// or tcp://"),
-        ));
-    }
-    let known = ["unix://", "tcp://", "http://"];
-    if known.iter().any(|scheme| text.starts_with(scheme)) {
-        Ok(text.to_string())
-    } else {
-        Err(invalid(
-            "docker",
-            format!("{text:?} is not unix://, tcp://, http:// or \"off\""),
-        ))
-    }
-}
-
-/// `--address`, `--network` and `--host-ip` together: each only makes
-/// sense with one choice of `--address`.
-fn resolve_addresses(
-    address: Option<String>,
-    network: Option<String>,
-    host_ip: Option<String>,
-) -> Result<Addresses, ConfigError> {
-    match address.as_deref() {
-        None | Some("container") => {
-            if host_ip.is_some() {
-                return Err(invalid("host-ip", "only used with --address host"));
-            }
-            if network.as_deref() == Some("") {
-                return Err(invalid("network", "is empty"));
-            }
-            Ok(Addresses::Container { network })
-        }
-        Some("host") => {
-            if network.is_some() {
-                return Err(invalid("network", "only used with --address container"));
-            }
-            let text = host_ip.ok_or_else(|| invalid("host-ip", "required with --address host"))?;
-            let ip = parse_ip(&text)
-                .filter(|ip| !ip.is_unspecified())
-                .ok_or_else(|| {
-                    invalid("host-ip", format!("{text:?} is not a host's IP address"))
-                })?;
-            Ok(Addresses::Host { ip })
-        }
-        Some(other) => Err(invalid(
-            "address",
-            format!("{other:?} is not \"container\" or \"host\""),
-        )),
-    }
-}
-
 /// The `nameserver` lines of resolv.conf, minus any address berth listens
 /// on (a forwarding loop otherwise).
 pub fn resolv_conf_nameservers(path: &Path, listen: &[SocketAddr]) -> Vec<SocketAddr> {
@@ -435,6 +520,7 @@ pub fn resolv_conf_nameservers(path: &Path, listen: &[SocketAddr]) -> Vec<Socket
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::docker::Addresses;
     use clap::Parser;
 
     fn resolve(args: &[&str]) -> Result<Config, ConfigError> {
@@ -485,25 +571,35 @@ mod tests {
     }
 
     #[test]
-    fn addresses() {
-        let config = resolve(&["--upstream", "off"]).unwrap();
-        assert_eq!(config.addresses, Addresses::Container { network: None });
-        assert!(!config.serve_starting);
-        let config = resolve(&["--network", "backend", "--serve-starting"]).unwrap();
+    fn docker_settings() {
+        let docker = |args: &[&str]| {
+            let mut argv = vec!["--docker", "unix:///run/d.sock", "--upstream", "off"];
+            argv.extend_from_slice(args);
+            resolve(&argv).unwrap().docker.unwrap()
+        };
+        let settings = docker(&["--zone", "a.test", "--ttl", "9"]);
+        assert_eq!(settings.endpoint, "unix:///run/d.sock");
+        assert_eq!(settings.zones[0].to_ascii(), "a.test.");
+        assert_eq!(settings.ttl, 9);
+        assert_eq!(settings.addresses, Addresses::Container { network: None });
+        assert!(!settings.serve_starting);
+        let settings = docker(&["--network", "backend", "--serve-starting"]);
         assert_eq!(
-            config.addresses,
+            settings.addresses,
             Addresses::Container {
                 network: Some("backend".into())
             }
         );
-        assert!(config.serve_starting);
-        let config = resolve(&["--address", "host", "--host-ip", "192.0.2.1"]).unwrap();
+        assert!(settings.serve_starting);
+        let settings = docker(&["--address", "host", "--host-ip", "192.0.2.1"]);
         assert_eq!(
-            config.addresses,
+            settings.addresses,
             Addresses::Host {
                 ip: "192.0.2.1".parse().unwrap()
             }
         );
+        let off = resolve(&["--docker", "off", "--upstream", "off"]).unwrap();
+        assert_eq!(off.docker, None);
     }
 
     #[test]

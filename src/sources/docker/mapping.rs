@@ -8,7 +8,7 @@ use hickory_proto::rr::Name;
 
 use super::container::{Container, Health, Port, Proto, Status};
 use super::naming::{self, NameError, Relative};
-use crate::config::Addresses;
+use super::settings::{Addresses, Settings};
 use crate::registry::{Entity, Record};
 
 const LABEL_ENABLE: &str = "berth.enable";
@@ -17,18 +17,6 @@ const LABEL_NAMES: &str = "berth.names";
 const LABEL_PORT_PREFIX: &str = "berth.port.";
 const LABEL_COMPOSE_SERVICE: &str = "com.docker.compose.service";
 const LABEL_COMPOSE_PROJECT: &str = "com.docker.compose.project";
-
-/// How containers become names; the same for every container.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// Every name is placed in each of these zones.
-    pub zones: Vec<Name>,
-    /// TTL unless a container sets `berth.ttl`.
-    pub ttl: u32,
-    pub addresses: Addresses,
-    /// Serve containers whose healthcheck has not passed yet.
-    pub serve_starting: bool,
-}
 
 /// The result of mapping one container.
 #[derive(Debug, Default)]

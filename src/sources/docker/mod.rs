@@ -5,6 +5,7 @@
 //! - [`container`] reads `docker inspect` into berth's terms.
 //! - [`mapping`] applies the naming rules to one container (pure).
 //! - [`naming`] sanitises labels so that no name can leave its zone.
+//! - [`Settings`] is what the source is told; `config.rs` builds it.
 //!
 //! bollard never reconnects by itself. A session ending — the daemon
 //! restarting, the socket going away — is normal: the loop here backs off
@@ -15,14 +16,15 @@ mod container;
 mod mapping;
 mod naming;
 mod session;
+mod settings;
 mod since;
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-pub use mapping::Settings;
 use session::SessionError;
+pub use settings::{Addresses, Settings};
 
 use crate::registry::RegistryHandle;
 
@@ -37,14 +39,12 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 const HEALTHY_SESSION: Duration = Duration::from_secs(5);
 
 pub struct DockerSource {
-    /// `unix:///var/run/docker.sock`, `tcp://host:2375`.
-    endpoint: String,
     settings: Settings,
 }
 
 impl DockerSource {
-    pub fn new(endpoint: String, settings: Settings) -> Self {
-        DockerSource { endpoint, settings }
+    pub fn new(settings: Settings) -> Self {
+        DockerSource { settings }
     }
 
     /// Follows the daemon until `shutdown` is cancelled or the registry
@@ -57,7 +57,7 @@ impl DockerSource {
         loop {
             let ended = tokio::select! {
                 () = shutdown.cancelled() => return,
-                ended = session::run(&self.endpoint, &self.settings, &registry) => ended,
+                ended = session::run(&self.settings, &registry) => ended,
             };
             if let SessionError::Registry(_) = ended.error {
                 return;

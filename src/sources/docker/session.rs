@@ -24,7 +24,8 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use tokio::sync::mpsc;
 
 use super::container::{Container, is_container_id};
-use super::mapping::{self, Settings};
+use super::mapping;
+use super::settings::Settings;
 use super::since;
 use crate::registry::{Change, Entity, RegistryClosed, RegistryHandle, SourceId};
 
@@ -80,9 +81,9 @@ enum Found {
     Gone(String),
 }
 
-pub async fn run(endpoint: &str, settings: &Settings, registry: &RegistryHandle) -> Ended {
+pub async fn run(settings: &Settings, registry: &RegistryHandle) -> Ended {
     let mut live_since = None;
-    let Err(error) = follow(endpoint, settings, registry, &mut live_since).await;
+    let Err(error) = follow(settings, registry, &mut live_since).await;
     Ended {
         live_for: live_since.map(|at: Instant| at.elapsed()),
         error,
@@ -91,11 +92,11 @@ pub async fn run(endpoint: &str, settings: &Settings, registry: &RegistryHandle)
 
 /// Runs the session; it only ever ends with the reason it ended.
 async fn follow(
-    endpoint: &str,
     settings: &Settings,
     registry: &RegistryHandle,
     live_since: &mut Option<Instant>,
 ) -> Result<std::convert::Infallible, SessionError> {
+    let endpoint = settings.endpoint.as_str();
     let connect = |source| SessionError::Connect {
         endpoint: endpoint.to_string(),
         source,

@@ -5,9 +5,9 @@ use std::net::IpAddr;
 
 use hickory_proto::rr::{Name, RData};
 
-use super::{Settings, map};
-use crate::config::Addresses;
+use super::map;
 use crate::sources::docker::container::{Container, Health, Network, Port, Proto, Status};
+use crate::sources::docker::{Addresses, Settings};
 
 const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -45,6 +45,7 @@ fn tcp(number: u16) -> Port {
 
 fn settings() -> Settings {
     Settings {
+        endpoint: "unix:///var/run/docker.sock".into(),
         zones: vec![Name::from_ascii("apps.local.").unwrap()],
         ttl: 5,
         addresses: Addresses::Container { network: None },
