@@ -19,6 +19,9 @@ pub const FLAG_RA: u16 = 0x0080;
 pub const FLAG_CD: u16 = 0x0010;
 /// The opcode's four bits (RFC 1035 §4.1.1).
 pub const OPCODE_MASK: u16 = 0x7800;
+/// DO, "DNSSEC answer OK", in the flags of an OPT record's TTL field
+/// (RFC 3225 §3).
+pub const EDNS_FLAG_DO: u16 = 0x8000;
 
 /// Largest UDP payload berth offers: fits an IPv6 minimum MTU without
 /// fragmentation (the DNS flag day 2020 figure).

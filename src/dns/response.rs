@@ -4,7 +4,7 @@
 
 use crate::iana::{Rcode, Rtype};
 
-use super::message::{FLAG_CD, FLAG_QR, FLAG_RD, HEADER_LEN, OPCODE_MASK};
+use super::message::{EDNS_FLAG_DO, FLAG_CD, FLAG_QR, FLAG_RD, HEADER_LEN, OPCODE_MASK};
 
 /// Offset of the question name, the target of answer owner pointers.
 const QUESTION_POINTER: [u8; 2] = [0xc0, HEADER_LEN as u8];
@@ -158,7 +158,7 @@ impl<'b, 's> Response<'b, 's> {
 
 /// Appends an OPT record without options; the caller counts it.
 pub fn write_opt(buf: &mut Vec<u8>, payload: u16, extended_rcode: u8, dnssec_ok: bool) {
-    let flags: u16 = if dnssec_ok { 0x8000 } else { 0 };
+    let flags: u16 = if dnssec_ok { EDNS_FLAG_DO } else { 0 };
     buf.push(0);
     buf.extend_from_slice(&Rtype::OPT.0.to_be_bytes());
     buf.extend_from_slice(&payload.to_be_bytes());

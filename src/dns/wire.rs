@@ -5,7 +5,7 @@
 
 use crate::iana::{Class, Rtype};
 
-use super::message::{FLAG_QR, HEADER_LEN, OPCODE_MASK};
+use super::message::{EDNS_FLAG_DO, FLAG_QR, HEADER_LEN, OPCODE_MASK};
 
 const MAX_NAME_LEN: usize = 255;
 
@@ -180,7 +180,7 @@ pub fn parse_query(packet: &[u8]) -> Result<Query<'_>, Malformed> {
             edns = Some(Edns {
                 payload: record.class,
                 version: (record.ttl >> 16) as u8,
-                dnssec_ok: record.ttl & 0x8000 != 0,
+                dnssec_ok: record.ttl & u32::from(EDNS_FLAG_DO) != 0,
             });
         }
         at = record.end;

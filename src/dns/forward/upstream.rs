@@ -12,6 +12,7 @@ use tokio::net::{TcpStream, UdpSocket};
 
 use crate::dns::message::{FLAG_QR, FLAG_TC, HEADER_LEN};
 use crate::dns::wire::be16;
+use crate::iana::Rcode;
 
 /// Largest answer berth takes over UDP; one that fills the buffer may have
 /// been cut by the kernel, so it is asked for again over TCP.
@@ -109,7 +110,7 @@ pub fn answers(packet: &[u8], query: &[u8]) -> bool {
         return false;
     }
     match be16(packet, 4) {
-        Some(0) => flags & 0x0f != 0,
+        Some(0) => Rcode::of_header(flags) != Rcode::NOERROR,
         Some(1) => {
             let question = question_of(query);
             packet
