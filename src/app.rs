@@ -39,6 +39,7 @@ pub async fn run<S: Future<Output = ()>>(
         upstreams,
         upstream_timeout,
         cache_size,
+        max_ttl,
         allow_recursion,
         http,
         log_format: _,
@@ -76,11 +77,9 @@ pub async fn run<S: Future<Output = ()>>(
         None
     } else {
         tracing::info!(upstreams = ?upstreams, cache_size, "forwarding other names");
-        Some(Arc::new(Forwarder::new(
-            upstreams,
-            upstream_timeout,
-            cache_size,
-        )))
+        Some(Arc::new(
+            Forwarder::new(upstreams, upstream_timeout, cache_size).with_max_ttl(max_ttl),
+        ))
     };
     let http_shutdown = CancellationToken::new();
     if let Some(address) = http {

@@ -118,6 +118,11 @@ pub struct Cli {
     #[arg(long, env = "BERTH_CACHE_SIZE", value_name = "ENTRIES")]
     pub cache_size: Option<usize>,
 
+    /// Longest TTL given to clients in forwarded answers, and the longest
+    /// any is cached. [default: 86400]
+    #[arg(long, env = "BERTH_MAX_TTL", value_name = "SECONDS")]
+    pub max_ttl: Option<u32>,
+
     /// Log format: "text" or "json". Filter with RUST_LOG. [default: text]
     #[arg(long, env = "BERTH_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,

@@ -27,6 +27,7 @@ impl Rtype {
     pub const TXT: Rtype = Rtype(16);
     pub const AAAA: Rtype = Rtype(28);
     pub const SRV: Rtype = Rtype(33);
+    pub const DNAME: Rtype = Rtype(39);
     /// EDNS(0) pseudo-record (RFC 6891).
     pub const OPT: Rtype = Rtype(41);
     pub const DS: Rtype = Rtype(43);

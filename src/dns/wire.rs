@@ -232,6 +232,41 @@ pub fn skip_name(packet: &[u8], mut at: usize) -> Option<usize> {
     }
 }
 
+/// Checks the name at `at` the way a client will read it: every label in
+/// bounds, every compression pointer pointing strictly before itself (so no
+/// chain can loop), at most 255 octets in all. Returns where the name ends
+/// at `at`, like [`skip_name`].
+pub fn check_name(packet: &[u8], start: usize) -> Option<usize> {
+    let mut at = start;
+    let mut end = None;
+    let mut length = 0;
+    loop {
+        let len = *packet.get(at)?;
+        match len & 0xc0 {
+            0x00 => {
+                length += 1 + len as usize;
+                if length > MAX_NAME_LEN {
+                    return None;
+                }
+                packet.get(at + 1..at + 1 + len as usize)?;
+                if len == 0 {
+                    return Some(end.unwrap_or(at + 1));
+                }
+                at += 1 + len as usize;
+            }
+            0xc0 => {
+                let pointer = (be16(packet, at)? & 0x3fff) as usize;
+                if pointer >= at {
+                    return None;
+                }
+                end.get_or_insert(at + 2);
+                at = pointer;
+            }
+            _ => return None,
+        }
+    }
+}
+
 /// Reads the resource record at `at`.
 pub fn read_record(packet: &[u8], start: usize) -> Option<Record<'_>> {
     let at = skip_name(packet, start)?;
@@ -327,6 +362,38 @@ mod tests {
         let bad_option = [0, 0, 41, 2, 0, 0, 0, 0, 0, 0, 3, 0, 1, 0];
         let bad = query(b"\x00", 1, &bad_option, 1);
         assert!(matches!(parse_query(&bad), Err(Malformed::FormErr { .. })));
+    }
+
+    #[test]
+    fn names_are_checked_through_their_pointers() {
+        // Header, then "a.example" at 12, then a pointer to it at 23.
+        let mut packet = vec![0; HEADER_LEN];
+        packet.extend_from_slice(b"\x01a\x07example\x00\xc0\x0c");
+        assert_eq!(check_name(&packet, 12), Some(23));
+        assert_eq!(check_name(&packet, 23), Some(25));
+        // A pointer to itself, forwards, or into the void.
+        for pointer in [[0xc0, 23], [0xc0, 40], [0xff, 0xff]] {
+            packet[23..25].copy_from_slice(&pointer);
+            assert_eq!(check_name(&packet, 23), None, "{pointer:?}");
+        }
+        // A pointer to a label that runs past the end.
+        let mut cut = vec![0; HEADER_LEN];
+        cut.extend_from_slice(b"\x3fab\xc0\x0c");
+        assert_eq!(check_name(&cut, 15), None);
+        // Backward pointers chained past 255 octets.
+        let mut long = vec![0; HEADER_LEN];
+        let mut previous = None;
+        for _ in 0..5 {
+            let here = long.len();
+            long.push(63);
+            long.extend_from_slice(&[b'a'; 63]);
+            match previous {
+                Some(at) => long.extend_from_slice(&(0xc000u16 | at as u16).to_be_bytes()),
+                None => long.push(0),
+            }
+            previous = Some(here);
+        }
+        assert_eq!(check_name(&long, previous.unwrap()), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod support;
 mod bench_smoke;
 mod cli;
 mod docker;
+mod forward_hygiene;
 mod forwarding;
 mod http;
 mod malformed;

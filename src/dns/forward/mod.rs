@@ -13,10 +13,16 @@
 //!          upstreams in turn (UDP, TCP on TC) ──▶ relay, cache, tell waiters
 //! ```
 //!
-//! The client that caused the exchange gets the upstream's answer byte for
-//! byte — RCODE, flags, every section, the upstream's OPT — under its own
-//! ID and question; others get it from [`stored::Stored`], which rewrites
-//! only what belongs to an exchange (ID, case, RD, TTLs, OPT).
+//! Only the question goes upstream, under a fresh ID, in a random case, with
+//! an OPT of berth's own and no options: a client's EDNS Client Subnet,
+//! cookies, padding and the like are hop-by-hop and never forwarded, so the
+//! cache (keyed without them) cannot hand one client's subnet-specific
+//! answer to another. An upstream's answer counts only if it echoes that
+//! question exactly and reads cleanly to the end ([`stored::Stored`]);
+//! otherwise the next upstream is asked, and SERVFAIL comes last. Every
+//! client then gets it from [`stored::Stored`], which rewrites only what
+//! belongs to an exchange (ID, case, RD, OPT) and the TTLs (less the time
+//! held, capped at `--max-ttl`).
 
 mod cache;
 mod flight;
@@ -32,8 +38,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use self::cache::{Cache, KeyRef};
 use self::flight::{Flights, Follower, Join, Leader};
+pub use self::stored::DEFAULT_MAX_TTL;
 use self::stored::Stored;
-use super::message::{self, HEADER_LEN, Transport, size_limit};
+use super::message::{self, FLAG_CD, FLAG_RD, HEADER_LEN, MAX_UDP_PAYLOAD, Transport, size_limit};
+use super::response::write_opt;
 use super::wire::{OwnedQuery, Query};
 use crate::iana::Rcode;
 use crate::metrics::{self, Event};
@@ -56,6 +64,8 @@ pub struct Forwarder {
     /// One permit per forward waiting on an upstream (leaders and
     /// followers alike).
     slots: Arc<Semaphore>,
+    /// The longest TTL clients are given (`--max-ttl`).
+    max_ttl: u32,
 }
 
 /// How a query to be forwarded starts.
@@ -74,6 +84,12 @@ impl Forwarder {
         Self::with_slots(upstreams, timeout, cache_size, MAX_IN_FLIGHT)
     }
 
+    /// Caps the TTLs clients are given at `seconds`.
+    pub fn with_max_ttl(mut self, seconds: u32) -> Self {
+        self.max_ttl = seconds;
+        self
+    }
+
     fn with_slots(
         upstreams: Vec<SocketAddr>,
         timeout: Duration,
@@ -87,6 +103,7 @@ impl Forwarder {
             cache: Cache::new(cache_size),
             flights: Arc::default(),
             slots: Arc::new(Semaphore::new(slots)),
+            max_ttl: DEFAULT_MAX_TTL,
         }
     }
 
@@ -133,18 +150,26 @@ impl Forwarder {
     }
 
     /// Asks each upstream in turn, starting with the one that answered
-    /// last. `None` when none answered.
-    async fn ask_upstreams(&self, query: &[u8]) -> Option<Vec<u8>> {
+    /// last, until one gives an answer that reads cleanly. `None` when none
+    /// did.
+    async fn ask_upstreams(&self, query: &[u8]) -> Option<Stored> {
         let count = self.upstreams.len();
         let first = self.preferred.load(Ordering::Relaxed);
         for index in (0..count).map(|i| (first + i) % count) {
             let upstream = self.upstreams[index];
-            match upstream::exchange(upstream, query, self.timeout).await {
-                Ok(answer) => {
-                    self.preferred.store(index, Ordering::Relaxed);
-                    return Some(answer);
+            let answer = match upstream::exchange(upstream, query, self.timeout).await {
+                Ok(answer) => answer,
+                Err(error) => {
+                    tracing::debug!(%upstream, %error, "upstream failed");
+                    continue;
                 }
-                Err(error) => tracing::debug!(%upstream, %error, "upstream failed"),
+            };
+            match Stored::parse_capped(&answer, self.max_ttl) {
+                Ok(stored) => {
+                    self.preferred.store(index, Ordering::Relaxed);
+                    return Some(stored);
+                }
+                Err(error) => tracing::debug!(%upstream, %error, "malformed upstream answer"),
             }
         }
         None
@@ -189,39 +214,39 @@ impl Pending {
                 }
             },
             Role::Lead(leader) => {
-                let mut outgoing = query.packet.to_vec();
-                outgoing[..2].copy_from_slice(&rand::random::<u16>().to_be_bytes());
-                let question_end = HEADER_LEN + query.question.len();
-                stored::restore_question(&mut outgoing, question_end, leader.question());
-                reply = match forwarder.ask_upstreams(&outgoing).await {
-                    Some(answer) => answer,
+                let outgoing = outgoing_query(&query, leader.question());
+                let answer = forwarder.ask_upstreams(&outgoing).await.map(Arc::new);
+                match &answer {
+                    Some(answer) => {
+                        if let Some(cache) = &forwarder.cache {
+                            cache.insert(KeyRef::of(&query), answer.clone(), Instant::now());
+                        }
+                        answer.reply(&query, 0, limit, &mut reply);
+                    }
                     None => {
                         write_servfail(&query, &mut reply);
-                        reply
                     }
-                };
-                // Parsing fails only for an answer broken past its question:
-                // the client still gets it as sent, waiters get SERVFAIL.
-                let parsed = match Stored::parse(&reply) {
-                    Ok(parsed) => Some(Arc::new(parsed)),
-                    Err(error) => {
-                        tracing::debug!(%error, "upstream answer cannot be reused");
-                        None
-                    }
-                };
-                if let (Some(cache), Some(parsed)) = (&forwarder.cache, &parsed) {
-                    cache.insert(KeyRef::of(&query), parsed.clone(), Instant::now());
                 }
-                leader.land(parsed);
-                if let Some(id) = reply.get_mut(..2) {
-                    id.copy_from_slice(&query.id.to_be_bytes());
-                }
-                stored::restore_question(&mut reply, question_end, query.question);
-                stored::fit(&mut reply, &query, limit);
+                leader.land(answer);
             }
         }
         reply
     }
+}
+
+/// The query that goes upstream for `query`: a fresh random ID, its RD
+/// and CD bits, `question` (the client's, case marked), and, when the
+/// client spoke EDNS, an OPT of berth's own with its DO bit and no options.
+fn outgoing_query(query: &Query<'_>, question: &[u8]) -> Vec<u8> {
+    let mut packet = Vec::with_capacity(HEADER_LEN + question.len() + 11);
+    packet.extend_from_slice(&rand::random::<u16>().to_be_bytes());
+    packet.extend_from_slice(&(query.flags & (FLAG_RD | FLAG_CD)).to_be_bytes());
+    packet.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, u8::from(query.edns.is_some())]);
+    packet.extend_from_slice(question);
+    if let Some(edns) = query.edns {
+        write_opt(&mut packet, MAX_UDP_PAYLOAD, 0, edns.dnssec_ok);
+    }
+    packet
 }
 
 /// Writes SERVFAIL for `query` (with RA: berth does offer it recursion),

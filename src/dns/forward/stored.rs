@@ -9,9 +9,10 @@ use crate::dns::response::write_opt;
 use crate::dns::wire::{self, Query, be16};
 use crate::iana::{Rcode, Rtype};
 
-/// Longest any answer is kept, whatever its TTLs say (unbound's and BIND's
-/// default ceiling).
-const MAX_LIFETIME: u32 = 86_400;
+/// Longest TTL a client is given, and the longest any answer is kept,
+/// whatever the upstream says, unless `--max-ttl` says otherwise (unbound's
+/// and BIND's default ceiling).
+pub const DEFAULT_MAX_TTL: u32 = 86_400;
 /// How long a SERVFAIL is kept: long enough that a failing name does not
 /// send every client's retry upstream (RFC 9520 §3.2), short enough that a
 /// recovered upstream is used again within seconds.
@@ -26,6 +27,10 @@ pub enum Unstorable {
     Truncated,
     #[error("OPT record is not the last record")]
     OptNotLast,
+    #[error("a name is malformed (label out of bounds, or a pointer that loops)")]
+    BadName,
+    #[error("bytes after the last record")]
+    TrailingBytes,
 }
 
 /// An answer ready to be served again.
@@ -45,13 +50,24 @@ pub struct Stored {
 }
 
 impl Stored {
-    /// Reads an upstream answer (already known to answer our question).
+    /// Reads an upstream answer (already known to answer our question),
+    /// with the default TTL ceiling.
+    #[cfg(test)]
     pub fn parse(answer: &[u8]) -> Result<Stored, Unstorable> {
+        Self::parse_capped(answer, DEFAULT_MAX_TTL)
+    }
+
+    /// Reads and checks an upstream answer (already known to answer our
+    /// question): every record and every name in it as a client will read
+    /// them, nothing after the last. TTLs above `max_ttl` are lowered to it,
+    /// and those with the top bit set become 0 (RFC 2181 §8), in what
+    /// clients are given.
+    pub fn parse_capped(answer: &[u8], max_ttl: u32) -> Result<Stored, Unstorable> {
         let count = |at| be16(answer, at).unwrap_or(0);
         if answer.len() < HEADER_LEN || count(4) != 1 {
             return Err(Unstorable::NoQuestion);
         }
-        let question_end = wire::skip_name(answer, HEADER_LEN)
+        let question_end = wire::check_name(answer, HEADER_LEN)
             .map(|at| at + 4)
             .filter(|&end| end <= answer.len())
             .ok_or(Unstorable::Truncated)?;
@@ -67,6 +83,9 @@ impl Stored {
         let total = u32::from(answers) + u32::from(authority) + u32::from(additional);
         for i in 0..total {
             let record = wire::read_record(answer, at).ok_or(Unstorable::Truncated)?;
+            if !names_well_formed(answer, &record) {
+                return Err(Unstorable::BadName);
+            }
             at = record.end;
             if record.rtype == Rtype::OPT {
                 // Cutting anything else out would break compression
@@ -83,8 +102,11 @@ impl Stored {
             let ttl = if record.ttl > i32::MAX as u32 {
                 0
             } else {
-                record.ttl
+                record.ttl.min(max_ttl)
             };
+            if ttl != record.ttl {
+                message[record.ttl_at..record.ttl_at + 4].copy_from_slice(&ttl.to_be_bytes());
+            }
             min_ttl = min_ttl.min(ttl);
             let in_authority =
                 (u32::from(answers)..u32::from(answers) + u32::from(authority)).contains(&i);
@@ -101,6 +123,9 @@ impl Stored {
             ttls.push(record.ttl_at as u16);
         }
 
+        if at != answer.len() {
+            return Err(Unstorable::TrailingBytes);
+        }
         let flags = be16(answer, 2).unwrap_or(0);
         let code = Rcode::of_header(flags);
         let negative = code == Rcode::NXDOMAIN || (code == Rcode::NOERROR && answers == 0);
@@ -128,7 +153,7 @@ impl Stored {
             ttls: ttls.into_boxed_slice(),
             extended_rcode,
             lifetime: lifetime
-                .map(|seconds| seconds.min(MAX_LIFETIME))
+                .map(|seconds| seconds.min(max_ttl))
                 .filter(|&seconds| seconds > 0),
         })
     }
@@ -164,6 +189,37 @@ impl Stored {
             buf[10..12].copy_from_slice(&additional.to_be_bytes());
         }
         fit(buf, query, limit);
+    }
+}
+
+/// Whether the owner name of `record`, and the names inside its RDATA for
+/// the types that may compress them (RFC 3597 §4) plus SRV, read as a
+/// client will read them, with nothing left over in the RDATA.
+fn names_well_formed(message: &[u8], record: &wire::Record<'_>) -> bool {
+    if wire::check_name(message, record.start).is_none() {
+        return false;
+    }
+    // Where the RDATA starts in the message, and which of its parts are names.
+    let rdata_at = record.end - record.rdata.len();
+    let names_then = |before: usize, names: usize, after: usize| {
+        let mut at = rdata_at + before;
+        if at > record.end {
+            return false;
+        }
+        for _ in 0..names {
+            match wire::check_name(message, at) {
+                Some(end) if end <= record.end => at = end,
+                _ => return false,
+            }
+        }
+        at + after == record.end
+    };
+    match record.rtype {
+        Rtype::NS | Rtype::CNAME | Rtype::PTR | Rtype::DNAME => names_then(0, 1, 0),
+        Rtype::SOA => names_then(0, 2, 20),
+        Rtype::MX => names_then(2, 1, 0),
+        Rtype::SRV => names_then(6, 1, 0),
+        _ => true,
     }
 }
 
@@ -363,7 +419,7 @@ pub(super) mod tests {
                 &[(0, b"\xc0\x0c", Rtype::A, u32::MAX >> 1, &[1, 2, 3, 4])],
                 false
             )),
-            Some(MAX_LIFETIME)
+            Some(DEFAULT_MAX_TTL)
         );
     }
 
@@ -389,6 +445,76 @@ pub(super) mod tests {
         assert_eq!(
             Stored::parse(&opt_first).unwrap_err(),
             Unstorable::OptNotLast
+        );
+    }
+
+    #[test]
+    fn ttls_are_capped_in_what_clients_see() {
+        let upstream = answer(
+            Rcode::NOERROR,
+            &[
+                (0, b"\xc0\x0c", Rtype::A, u32::MAX >> 1, &[192, 0, 2, 1]),
+                (0, b"\xc0\x0c", Rtype::A, u32::MAX, &[192, 0, 2, 2]),
+                (0, b"\xc0\x0c", Rtype::A, 30, &[192, 0, 2, 3]),
+            ],
+            false,
+        );
+        let stored = Stored::parse_capped(&upstream, 300).unwrap();
+        let packet = query(1, NAME, false);
+        let mut reply = Vec::new();
+        stored.reply(&parse_query(&packet).unwrap(), 0, 512, &mut reply);
+        assert_eq!(ttls(&reply), [300, 0, 30]);
+    }
+
+    #[test]
+    fn answers_with_names_a_client_cannot_read_are_refused() {
+        let with = |record: Rec<'_>| Stored::parse(&answer(Rcode::NOERROR, &[record], false));
+        // A CNAME whose target points at itself: 12 + 17 (question) + 12.
+        assert_eq!(
+            with((0, b"\xc0\x0c", Rtype::CNAME, 60, b"\xc0\x29")).unwrap_err(),
+            Unstorable::BadName
+        );
+        // An owner pointing forwards, and a label running past the RDATA.
+        assert_eq!(
+            with((0, b"\xc0\x40", Rtype::A, 60, &[192, 0, 2, 1])).unwrap_err(),
+            Unstorable::Truncated
+        );
+        assert_eq!(
+            with((0, b"\xc0\x0c", Rtype::NS, 60, b"\x05ab\x00")).unwrap_err(),
+            Unstorable::BadName
+        );
+        // MX and SRV: fixed fields, then exactly one name.
+        assert!(with((0, b"\xc0\x0c", Rtype::MX, 60, b"\x00\x0a\xc0\x0c")).is_ok());
+        assert_eq!(
+            with((0, b"\xc0\x0c", Rtype::MX, 60, b"\x00\x0a\xc0\x0c\x00")).unwrap_err(),
+            Unstorable::BadName
+        );
+        assert!(
+            with((
+                0,
+                b"\xc0\x0c",
+                Rtype::SRV,
+                60,
+                b"\x00\x00\x00\x0a\x00\x50\xc0\x0c"
+            ))
+            .is_ok()
+        );
+        let (section, owner, rtype, ttl, mut rdata) = soa(60, 30);
+        assert!(with((section, owner, rtype, ttl, &rdata)).is_ok());
+        rdata.pop();
+        assert_eq!(
+            with((section, owner, rtype, ttl, &rdata)).unwrap_err(),
+            Unstorable::BadName
+        );
+        let mut trailing = answer(
+            Rcode::NOERROR,
+            &[(0, b"\xc0\x0c", Rtype::A, 60, &[192, 0, 2, 1])],
+            false,
+        );
+        trailing.push(0);
+        assert_eq!(
+            Stored::parse(&trailing).unwrap_err(),
+            Unstorable::TrailingBytes
         );
     }
 

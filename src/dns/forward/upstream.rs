@@ -99,8 +99,9 @@ async fn tcp(upstream: SocketAddr, query: &[u8]) -> Result<Vec<u8>, ExchangeErro
 }
 
 /// Whether `packet` is the answer to `query`: same ID, a response, and the
-/// same question (case aside: some servers lower-case it). A server may
-/// leave the question out of an error it could not read the query for.
+/// same question in exactly the same case — berth's random case is part of
+/// what a spoofed answer must guess (0x20). A server may leave the question
+/// out of an error it could not read the query for.
 pub fn answers(packet: &[u8], query: &[u8]) -> bool {
     if packet.len() < HEADER_LEN || packet.get(..2) != query.get(..2) {
         return false;
@@ -115,7 +116,7 @@ pub fn answers(packet: &[u8], query: &[u8]) -> bool {
             let question = question_of(query);
             packet
                 .get(HEADER_LEN..HEADER_LEN + question.len())
-                .is_some_and(|theirs| theirs.eq_ignore_ascii_case(question))
+                .is_some_and(|theirs| theirs == question)
         }
         _ => false,
     }
