@@ -32,6 +32,7 @@ pub async fn run<S: Future<Output = ()>>(
         listen,
         zones,
         zone_dir,
+        zone_limits,
         ttl,
         ns_address,
         wildcard_target,
@@ -51,17 +52,37 @@ pub async fn run<S: Future<Output = ()>>(
         ns_address,
         wildcard_target,
     };
-    let mut zone_files = zone_dir.map(|dir| ZoneDir::new(dir, zones.clone(), ttl));
-    // The first reading of the zone files is in place before the first query.
-    let initial = zone_files
-        .as_mut()
-        .map(|z| z.scan(true))
-        .unwrap_or_default();
-    let (registry, snapshot, writer_task) = registry::spawn(settings, initial);
+    let (registry, snapshot) = registry::spawn(settings).context("starting the registry")?;
 
-    if let Some(zone_files) = zone_files {
-        tokio::spawn(zone_files.watch(registry.clone(), signals.reload.clone()));
-    }
+    // Bound before the zone files are read: a port in use is the first
+    // thing said, and queries that arrive during the first reading wait in
+    // the sockets, to be answered from it.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let bound = server::bind(&listen, workers).with_context(|| format!("binding {listen:?}"))?;
+    let addresses: Vec<SocketAddr> = bound.iter().map(|b| b.address).collect();
+
+    let first_reading = match zone_dir {
+        Some(dir) => {
+            let zone_files = ZoneDir::new(dir.clone(), zones.clone(), ttl, zone_limits)
+                .with_context(|| format!("reading --zones {}", dir.display()))?;
+            let (reload_files, reloads) = std::sync::mpsc::channel();
+            let reload = signals.reload.clone();
+            tokio::spawn(async move {
+                loop {
+                    reload.notified().await;
+                    if reload_files.send(()).is_err() {
+                        break;
+                    }
+                }
+            });
+            Some(
+                zone_files
+                    .spawn(registry.clone(), reloads)
+                    .context("starting the zone file reader")?,
+            )
+        }
+        None => None,
+    };
     let stop_sources = CancellationToken::new();
     match docker {
         None => tracing::info!("docker source off"),
@@ -95,26 +116,37 @@ pub async fn run<S: Future<Output = ()>>(
         tracing::info!(%address, "http listening");
     }
 
+    // The zone files' first reading is published before the first answer,
+    // so no name they hold is ever denied; a stop signal meanwhile is
+    // obeyed at once, the reader thread dying with the process.
+    let mut shutdown = std::pin::pin!(signals.shutdown);
+    if let Some(first_reading) = first_reading {
+        tokio::select! {
+            _ = first_reading => {}
+            _ = &mut shutdown => {
+                tracing::info!("shutting down while reading the zone files");
+                http_shutdown.cancel();
+                stop_sources.cancel();
+                return Ok(());
+            }
+        }
+    }
+
     let handler = Arc::new(Handler {
         snapshot,
         forwarder,
         allow_recursion,
     });
-
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let bound = server::bind(&listen, workers).with_context(|| format!("binding {listen:?}"))?;
-    let addresses: Vec<SocketAddr> = bound.iter().map(|b| b.address).collect();
-    // Bound already: a query sent once this is logged waits in the socket.
+    // A query sent once this is logged is answered from the first reading.
     for address in &addresses {
         tracing::info!(%address, zones = ?zones.iter().map(|z| z.to_ascii()).collect::<Vec<_>>(), "dns listening");
     }
     let shutdown = async {
-        signals.shutdown.await;
+        shutdown.await;
         tracing::info!("shutting down");
         http_shutdown.cancel();
         stop_sources.cancel();
     };
     server::serve(bound, handler, shutdown).await?;
-    writer_task.abort();
     Ok(())
 }

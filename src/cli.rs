@@ -40,6 +40,26 @@ pub struct Cli {
     #[arg(long, env = "BERTH_ZONES", value_name = "DIR")]
     pub zones: Option<PathBuf>,
 
+    /// Largest zone file berth reads, each $INCLUDEd file counted alone;
+    /// K, M and G multiply by 1024. [default: 512M]
+    #[arg(
+        long,
+        env = "BERTH_MAX_ZONE_FILE_SIZE",
+        value_name = "SIZE",
+        allow_hyphen_values = true
+    )]
+    pub max_zone_file_size: Option<String>,
+
+    /// Largest zone berth reads: its file and everything it $INCLUDEs,
+    /// a file counted each time it is included. [default: 2G]
+    #[arg(
+        long,
+        env = "BERTH_MAX_ZONE_SIZE",
+        value_name = "SIZE",
+        allow_hyphen_values = true
+    )]
+    pub max_zone_size: Option<String>,
+
     /// TTL of generated records, and the SOA minimum (the negative TTL).
     /// [default: 5]
     #[arg(long, env = "BERTH_TTL", value_name = "SECONDS")]

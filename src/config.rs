@@ -16,7 +16,7 @@ use ipnet::IpNet;
 use hickory_proto::rr::Name;
 
 use crate::cli::Cli;
-use crate::sources::docker;
+use crate::sources::{docker, zonefile};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:1053";
 pub const DEFAULT_ZONE: &str = "apps.local";
@@ -65,6 +65,8 @@ pub struct Config {
     pub listen: Vec<SocketAddr>,
     pub zones: Vec<Name>,
     pub zone_dir: Option<PathBuf>,
+    /// How much a zone's files may hold.
+    pub zone_limits: zonefile::Limits,
     pub ttl: u32,
     pub ns_address: Option<IpAddr>,
     pub wildcard_target: Option<IpAddr>,
@@ -99,6 +101,7 @@ impl Config {
         let listen = listen(&given.listen)?;
         let zones = zones(&given.zone)?;
         let zone_dir = zone_dir(given.zones.as_deref())?;
+        let zone_limits = zone_limits(&given)?;
         let ttl = ttl(given.ttl)?;
         let ns_address = ns_address(given.ns_address.as_deref(), &listen)?;
         let wildcard_target = wildcard_target(given.wildcard_target.as_deref())?;
@@ -116,6 +119,7 @@ impl Config {
             listen,
             zones,
             zone_dir,
+            zone_limits,
             ttl,
             ns_address,
             wildcard_target,
@@ -149,6 +153,8 @@ fn over(cli: Cli, file: Cli) -> Cli {
         listen,
         zone,
         zones,
+        max_zone_file_size,
+        max_zone_size,
         ttl,
         ns_address,
         wildcard_target,
@@ -171,6 +177,8 @@ fn over(cli: Cli, file: Cli) -> Cli {
         listen: list(listen, file.listen),
         zone: list(zone, file.zone),
         zones: zones.or(file.zones),
+        max_zone_file_size: max_zone_file_size.or(file.max_zone_file_size),
+        max_zone_size: max_zone_size.or(file.max_zone_size),
         ttl: ttl.or(file.ttl),
         ns_address: ns_address.or(file.ns_address),
         wildcard_target: wildcard_target.or(file.wildcard_target),
@@ -187,6 +195,43 @@ fn over(cli: Cli, file: Cli) -> Cli {
         max_ttl: max_ttl.or(file.max_ttl),
         log_format: log_format.or(file.log_format),
     }
+}
+
+/// `--max-zone-file-size` and `--max-zone-size`.
+fn zone_limits(given: &Cli) -> Result<zonefile::Limits, ConfigError> {
+    Ok(zonefile::Limits {
+        file_bytes: size(
+            "max-zone-file-size",
+            given.max_zone_file_size.as_deref(),
+            zonefile::confine::DEFAULT_FILE_BYTES,
+        )?,
+        zone_bytes: size(
+            "max-zone-size",
+            given.max_zone_size.as_deref(),
+            zonefile::confine::DEFAULT_ZONE_BYTES,
+        )?,
+    })
+}
+
+/// A size: bytes, or a number with K, M or G (powers of 1024).
+fn size(flag: &'static str, given: Option<&str>, default: u64) -> Result<u64, ConfigError> {
+    let Some(text) = given else {
+        return Ok(default);
+    };
+    let upper = text.trim().to_ascii_uppercase();
+    let digits = upper.trim_end_matches("IB").trim_end_matches('B');
+    let (number, shift) = match digits.char_indices().last() {
+        Some((at, 'K')) => (&digits[..at], 10),
+        Some((at, 'M')) => (&digits[..at], 20),
+        Some((at, 'G')) => (&digits[..at], 30),
+        _ => (digits, 0),
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| invalid(flag, format!("{text:?} is not a size such as 512M or 2G")))
 }
 
 /// `--listen`.
@@ -546,6 +591,19 @@ mod tests {
         assert_eq!(config.ns_address, Some("127.0.0.1".parse().unwrap()));
         assert!(config.upstreams.is_empty());
         assert_eq!(config.cache_size, DEFAULT_CACHE_SIZE);
+    }
+
+    #[test]
+    fn zone_size_limits() {
+        let config = resolve(&["--max-zone-file-size", "64k", "--max-zone-size", "3G"]).unwrap();
+        assert_eq!(config.zone_limits.file_bytes, 64 << 10);
+        assert_eq!(config.zone_limits.zone_bytes, 3 << 30);
+        let config = resolve(&["--max-zone-size", "1000MiB"]).unwrap();
+        assert_eq!(config.zone_limits.zone_bytes, 1000 << 20);
+        for bad in ["", "0", "-1", "12X", "M"] {
+            let error = resolve(&["--max-zone-file-size", bad]).unwrap_err();
+            assert!(error.to_string().starts_with("--max-zone-file-size:"));
+        }
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The registry: one writer owns what every source contributed and publishes
 //! immutable [`Snapshot`]s that the DNS layer reads without locks.
 //!
-//! Sources send [`Change`]s over a channel. The writer applies a burst of
-//! them, re-encodes only the names they touched, bumps the serial of each
-//! zone that changed, and swaps the new snapshot in.
+//! Sources send [`Change`]s over a channel. The writer, on a thread of its
+//! own, applies a burst of them, re-encodes only the names they touched,
+//! bumps the serial of each zone that changed, and swaps the new snapshot in.
 //!
 //! - [`record`]: what sources hand in (records, entities, changes).
 //! - `book`: what each source contributed, entity by entity.
@@ -23,7 +23,7 @@ mod writer;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 pub use record::{Change, Entity, Record, SourceId};
 pub use snapshot::{Node, RRset, Snapshot, Zone, ZoneKind};
@@ -32,16 +32,43 @@ pub use writer::{Writer, ZoneSettings};
 /// Read side: the current snapshot, loadable from any thread without locks.
 pub type SnapshotCell = Arc<ArcSwap<Snapshot>>;
 
+/// What the writer's channel carries.
+enum Message {
+    Change(Change),
+    /// Answered once everything sent before it is published.
+    Flush(oneshot::Sender<()>),
+}
+
 /// Write side, cloned into each source.
 #[derive(Clone)]
 pub struct RegistryHandle {
-    changes: mpsc::Sender<Change>,
+    changes: mpsc::Sender<Message>,
 }
 
 impl RegistryHandle {
     /// Queues a change. Fails only when the registry has shut down.
     pub async fn send(&self, change: Change) -> Result<(), RegistryClosed> {
-        self.changes.send(change).await.map_err(|_| RegistryClosed)
+        self.changes
+            .send(Message::Change(change))
+            .await
+            .map_err(|_| RegistryClosed)
+    }
+
+    /// [`RegistryHandle::send`] for sources on threads of their own.
+    pub fn blocking_send(&self, change: Change) -> Result<(), RegistryClosed> {
+        self.changes
+            .blocking_send(Message::Change(change))
+            .map_err(|_| RegistryClosed)
+    }
+
+    /// Waits, on a thread of the caller's own, until every change sent
+    /// before is published.
+    pub fn blocking_flush(&self) -> Result<(), RegistryClosed> {
+        let (done, published) = oneshot::channel();
+        self.changes
+            .blocking_send(Message::Flush(done))
+            .map_err(|_| RegistryClosed)?;
+        published.blocking_recv().map_err(|_| RegistryClosed)
     }
 }
 
@@ -49,29 +76,36 @@ impl RegistryHandle {
 #[error("the registry has shut down")]
 pub struct RegistryClosed;
 
-/// Starts the writer task. Returns the handle sources write through and the
-/// cell readers load snapshots from; the first snapshot is already in it.
-pub fn spawn(
-    settings: ZoneSettings,
-    initial: Vec<Change>,
-) -> (RegistryHandle, SnapshotCell, tokio::task::JoinHandle<()>) {
+/// Starts the writer on a thread of its own: applying a large zone file
+/// takes seconds of CPU, which must not hold up the runtime serving TCP and
+/// HTTP. Returns the handle sources write through and the cell readers load
+/// snapshots from; the first snapshot is already in it. The thread ends
+/// when every handle is dropped.
+pub fn spawn(settings: ZoneSettings) -> std::io::Result<(RegistryHandle, SnapshotCell)> {
     let mut writer = Writer::new(settings);
-    for change in initial {
-        writer.apply(change);
-    }
     let cell: SnapshotCell = Arc::new(ArcSwap::new(writer.publish()));
-    let (tx, mut rx) = mpsc::channel::<Change>(1024);
+    let (tx, mut rx) = mpsc::channel::<Message>(1024);
     let published = cell.clone();
-    let task = tokio::spawn(async move {
-        while let Some(change) = rx.recv().await {
-            writer.apply(change);
-            // Fold a burst (a resync, containers started together) into
-            // one publish.
-            while let Ok(more) = rx.try_recv() {
-                writer.apply(more);
+    std::thread::Builder::new()
+        .name("registry".into())
+        .spawn(move || {
+            let mut flushes = Vec::new();
+            while let Some(message) = rx.blocking_recv() {
+                // Fold a burst (a resync, containers started together) into
+                // one publish.
+                let mut next = Some(message);
+                while let Some(message) = next {
+                    match message {
+                        Message::Change(change) => writer.apply(change),
+                        Message::Flush(done) => flushes.push(done),
+                    }
+                    next = rx.try_recv().ok();
+                }
+                published.store(writer.publish());
+                for done in flushes.drain(..) {
+                    let _ = done.send(());
+                }
             }
-            published.store(writer.publish());
-        }
-    });
-    (RegistryHandle { changes: tx }, cell, task)
+        })?;
+    Ok((RegistryHandle { changes: tx }, cell))
 }

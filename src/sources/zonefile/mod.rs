@@ -1,0 +1,408 @@
+//! Static records from RFC 1035 master files: every `*.zone` in the zone
+//! directory. A file whose origin is a `--zone` adds records to it; any other
+//! origin is a zone of its own. A file that fails to parse keeps its last
+//! good records, and the log says which file, which line and why.
+//!
+//! Files are read on a thread of their own, never on the runtime that
+//! serves TCP and HTTP: a large zone takes seconds to read, and the DNS
+//! path must not wait on it. Each file's records reach the registry as one
+//! change, so readers see the old version or the new one, never a part.
+
+pub mod confine;
+mod lexer;
+mod rdata;
+mod reader;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+use hickory_proto::rr::{Name, RData, RecordType};
+use tokio::sync::oneshot;
+
+pub use confine::Limits;
+use confine::{Confinement, Fingerprint};
+use reader::{FilesRead, ReadError, read_zone};
+
+use crate::registry::{Change, Entity, Record, RegistryHandle, SourceId};
+
+/// How often the files are checked for changes.
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ZoneFileError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("{path}: {reason}")]
+    Content { path: PathBuf, reason: String },
+}
+
+/// One zone file as loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Loaded {
+    pub entity: Entity,
+    /// Records the files hold, not counting the PTRs derived from them.
+    pub written: usize,
+}
+
+/// What berth knows of one `*.zone` file.
+struct Tracked {
+    /// Every file the last read looked at (the zone file and its includes)
+    /// as it was then; a change to any of them means reading again.
+    files: FilesRead,
+    /// The last good reading, which stays served while the file is broken.
+    loaded: Option<Loaded>,
+}
+
+/// The zone directory as last read.
+pub struct ZoneDir {
+    dir: PathBuf,
+    confinement: Confinement,
+    /// The `--zone`s; a file for one of them adds to it instead of
+    /// declaring a zone of its own.
+    configured: Vec<Name>,
+    /// TTL for the PTR records derived from addresses in `--zone` files.
+    ttl: u32,
+    tracked: BTreeMap<PathBuf, Tracked>,
+}
+
+impl ZoneDir {
+    pub fn new(
+        dir: PathBuf,
+        configured: Vec<Name>,
+        ttl: u32,
+        limits: Limits,
+    ) -> std::io::Result<Self> {
+        Ok(ZoneDir {
+            confinement: Confinement::new(&dir, limits)?,
+            dir,
+            configured,
+            ttl,
+            tracked: BTreeMap::new(),
+        })
+    }
+
+    /// Reads files that changed since the last scan, or whose includes did
+    /// (all of them when `force`), and returns the registry changes that
+    /// bring it up to date. Broken files are logged and keep their last
+    /// good records.
+    pub fn scan(&mut self, force: bool) -> Vec<Change> {
+        let mut changes = Vec::new();
+        let paths = match zone_files(&self.dir) {
+            Ok(paths) => paths,
+            Err(error) => {
+                tracing::warn!(dir = %self.dir.display(), %error, "cannot read the zone directory; keeping what was loaded");
+                return changes;
+            }
+        };
+        for path in &paths {
+            let changed = self.tracked.get(path).is_none_or(|tracked| {
+                tracked
+                    .files
+                    .iter()
+                    .any(|(file, seen)| Fingerprint::current(file) != *seen)
+            });
+            if !force && !changed {
+                continue;
+            }
+            let (result, files) = load_file(path, &self.configured, self.ttl, &self.confinement);
+            let tracked = self.tracked.entry(path.clone()).or_insert(Tracked {
+                files: Vec::new(),
+                loaded: None,
+            });
+            tracked.files = files;
+            match result {
+                Ok(loaded) => {
+                    log_loaded(path, tracked.loaded.as_ref(), &loaded);
+                    if tracked.loaded.as_ref() != Some(&loaded) {
+                        changes.push(Change::Upsert {
+                            source: SourceId::ZoneFiles,
+                            entity: loaded.entity.clone(),
+                        });
+                        tracked.loaded = Some(loaded);
+                    }
+                }
+                Err(error) => {
+                    let kept = tracked.loaded.is_some();
+                    tracing::error!(%error, kept_last_good = kept, "zone file rejected");
+                }
+            }
+        }
+        let gone: Vec<PathBuf> = self
+            .tracked
+            .keys()
+            .filter(|path| !paths.contains(path))
+            .cloned()
+            .collect();
+        for path in gone {
+            if let Some(loaded) = self.tracked.remove(&path).and_then(|t| t.loaded) {
+                tracing::warn!(file = %path.display(), withdrawn = loaded.written, "zone file removed; its records are no longer served");
+                changes.push(Change::Remove {
+                    source: SourceId::ZoneFiles,
+                    id: loaded.entity.id,
+                });
+            }
+        }
+        changes
+    }
+
+    /// Starts the thread that keeps the registry in step with the files:
+    /// a first reading of every file, then a poll each second and a full
+    /// re-read on each message from `reload` (SIGHUP). The returned
+    /// receiver completes once the first reading is published.
+    pub fn spawn(
+        mut self,
+        registry: RegistryHandle,
+        reload: Receiver<()>,
+    ) -> std::io::Result<oneshot::Receiver<()>> {
+        let (ready, first_read) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("zone-files".into())
+            .spawn(move || {
+                let send_all = |changes: Vec<Change>| {
+                    changes
+                        .into_iter()
+                        .try_for_each(|change| registry.blocking_send(change))
+                };
+                if send_all(self.scan(true)).is_err() || registry.blocking_flush().is_err() {
+                    return;
+                }
+                let _ = ready.send(());
+                loop {
+                    let force = match reload.recv_timeout(POLL_INTERVAL) {
+                        Ok(()) => {
+                            // Several signals while reading count as one.
+                            while reload.try_recv().is_ok() {}
+                            true
+                        }
+                        Err(RecvTimeoutError::Timeout) => false,
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    };
+                    if send_all(self.scan(force)).is_err() {
+                        return;
+                    }
+                }
+            })?;
+        Ok(first_read)
+    }
+}
+
+/// INFO for a load, WARN when a file that served records now has none or
+/// has lost more than half of them: applied all the same, as the operator
+/// may mean it, but said loudly.
+fn log_loaded(path: &Path, before: Option<&Loaded>, after: &Loaded) {
+    let file = path.display();
+    let records = after.written;
+    match before.map(|b| b.written) {
+        Some(before) if before > 0 && records * 2 < before => {
+            tracing::warn!(%file, before, after = records, "zone file lost most of its records; serving what it holds now");
+        }
+        _ => tracing::info!(%file, records, "zone file loaded"),
+    }
+}
+
+/// The `*.zone` entries of the directory, whatever they are: one that is
+/// not a regular file is refused when read, and said so.
+fn zone_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) == Some("zone") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Reads one zone file (and its includes) into an entity. Returns the files
+/// it read either way.
+pub fn load_file(
+    path: &Path,
+    configured: &[Name],
+    ttl: u32,
+    confinement: &Confinement,
+) -> (Result<Loaded, ZoneFileError>, FilesRead) {
+    let default_origin = path
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .and_then(|stem| Name::from_ascii(stem).ok())
+        .map(|mut name| {
+            name.set_fqdn(true);
+            name
+        })
+        .unwrap_or_else(Name::root);
+    let (text, files) = read_zone(path, default_origin, confinement);
+    let result = text
+        .map_err(ZoneFileError::from)
+        .and_then(|text| entity(path, configured, ttl, text.origin, text.records));
+    (result, files)
+}
+
+fn entity(
+    path: &Path,
+    configured: &[Name],
+    ttl: u32,
+    origin: Name,
+    mut records: Vec<Record>,
+) -> Result<Loaded, ZoneFileError> {
+    let content = |reason: String| ZoneFileError::Content {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let origin = origin.to_lowercase();
+    let is_configured = configured.contains(&origin);
+    let mut soas = 0;
+    for record in &records {
+        if !origin.zone_of(&record.name) {
+            return Err(content(format!(
+                "{} is outside the origin {origin}",
+                record.name
+            )));
+        }
+        if record.record_type() == RecordType::SOA && record.name == origin {
+            soas += 1;
+        }
+    }
+    if soas > 1 {
+        return Err(content(format!("{origin} has {soas} SOA records")));
+    }
+    if !is_configured && soas == 0 {
+        return Err(content(format!(
+            "{origin} is not a --zone, so the file must have its own SOA record"
+        )));
+    }
+    let written = records.len();
+    if is_configured {
+        // Addresses in berth's own zones answer reverse lookups too.
+        let reverse: Vec<Record> = records
+            .iter()
+            .filter(|r| !r.name.is_wildcard())
+            .filter_map(|r| match &r.data {
+                RData::A(a) => Some(Record::reverse(a.0.into(), ttl, r.name.clone())),
+                RData::AAAA(aaaa) => Some(Record::reverse(aaaa.0.into(), ttl, r.name.clone())),
+                _ => None,
+            })
+            .collect();
+        records.extend(reverse);
+    }
+    let mut entity = Entity::new(path.display().to_string(), records);
+    entity.declares_zone = (!is_configured).then_some(origin);
+    Ok(Loaded { entity, written })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn zone() -> Vec<Name> {
+        vec![Name::from_ascii("apps.local.").unwrap()]
+    }
+
+    fn load(dir: &Path, path: &Path) -> Result<Loaded, ZoneFileError> {
+        let confinement = Confinement::new(dir, Limits::default()).unwrap();
+        load_file(path, &zone(), 5, &confinement).0
+    }
+
+    fn zone_dir(dir: &Path) -> ZoneDir {
+        ZoneDir::new(dir.to_path_buf(), zone(), 5, Limits::default()).unwrap()
+    }
+
+    #[test]
+    fn configured_zone_file_adds_records_and_ptrs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "apps.local.zone",
+            "$TTL 60\nweb IN A 192.0.2.7\n*.x IN A 192.0.2.8\n",
+        );
+        let loaded = load(dir.path(), &path).unwrap();
+        assert!(loaded.entity.declares_zone.is_none());
+        assert_eq!(loaded.written, 2);
+        let ptrs: Vec<_> = loaded
+            .entity
+            .records
+            .iter()
+            .filter(|r| r.record_type() == RecordType::PTR)
+            .collect();
+        assert_eq!(ptrs.len(), 1);
+        assert_eq!(ptrs[0].name.to_ascii(), "7.2.0.192.in-addr.arpa.");
+    }
+
+    #[test]
+    fn other_origins_need_a_soa() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "example.test.zone",
+            "$TTL 60\nwww IN A 192.0.2.1\n",
+        );
+        assert!(matches!(
+            load(dir.path(), &path),
+            Err(ZoneFileError::Content { .. })
+        ));
+        let soa = "$TTL 60\n@ IN SOA ns hostmaster (1 2 3 4 5)\n@ IN NS ns\nns IN A 192.0.2.1\n";
+        let path = write(dir.path(), "example.test.zone", soa);
+        let loaded = load(dir.path(), &path).unwrap();
+        assert_eq!(
+            loaded.entity.declares_zone.unwrap().to_ascii(),
+            "example.test."
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "$TTL 60\n@ IN SOA ns hostmaster (\n 1 2 3\n 4 5 )\nok IN A 192.0.2.1\nbad IN A 300.1.1.1\nlater IN A 192.0.2.3\n";
+        let path = write(dir.path(), "example.test.zone", text);
+        match load(dir.path(), &path) {
+            Err(ZoneFileError::Read(error)) => assert_eq!(error.line, Some(6)),
+            other => panic!("expected a parse error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_broken_file_keeps_its_last_good_records() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "apps.local.zone",
+            "$TTL 60\nweb IN A 192.0.2.7\n",
+        );
+        let mut zones = zone_dir(dir.path());
+        assert_eq!(zones.scan(false).len(), 1);
+        write(
+            dir.path(),
+            "apps.local.zone",
+            "$TTL 60\nweb IN A not-an-address\n",
+        );
+        assert!(zones.scan(true).is_empty());
+        std::fs::remove_file(dir.path().join("apps.local.zone")).unwrap();
+        assert!(matches!(
+            zones.scan(false).as_slice(),
+            [Change::Remove { .. }]
+        ));
+    }
+
+    #[test]
+    fn an_edited_include_is_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "apps.local.zone", "$TTL 60\n$INCLUDE hosts\n");
+        write(dir.path(), "hosts", "web A 192.0.2.7\n");
+        let mut zones = zone_dir(dir.path());
+        assert_eq!(zones.scan(false).len(), 1);
+        assert!(zones.scan(false).is_empty(), "nothing changed");
+        write(dir.path(), "hosts", "web A 192.0.2.7\nweb2 A 192.0.2.8\n");
+        match zones.scan(false).as_slice() {
+            [Change::Upsert { entity, .. }] => assert_eq!(entity.records.len(), 4),
+            other => panic!("expected one upsert, got {other:?}"),
+        }
+    }
+}
