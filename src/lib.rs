@@ -1,8 +1,8 @@
 //! berth: authoritative DNS for the containers on a Docker host.
 //!
 //! ```text
-//! sources (tasks) ──Change──▶ registry writer ──publish──▶ Arc<Snapshot>
-//!  zonefile, docker            (one task)                      │ load, no locks
+//! sources ──────────Change──▶ registry writer ──publish──▶ Arc<Snapshot>
+//!  zonefile (thread), docker   (one thread)                    │ load, no locks
 //!                                                              ▼
 //!  dns::server ──packet──▶ dns::handler ── in a zone ──▶ dns::answer ──▶ reply
 //!  UDP threads, TCP tasks   parse once,  └─ elsewhere ─▶ dns::forward (if the

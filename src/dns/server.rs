@@ -381,7 +381,7 @@ mod tests {
         Message::from_vec(&reply).unwrap()
     }
 
-    /// berth in-process: the real registry task and sockets on port 0, and
+    /// berth in-process: the real registry writer and sockets on port 0, and
     /// a shutdown of the test's own. The e2e tests run the real binary.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn serves_on_port_0_until_told_to_stop() {
@@ -397,7 +397,9 @@ mod tests {
             source: SourceId::Docker,
             entity: Entity::new("web", vec![web]),
         };
-        let (_registry, snapshot, writer) = registry::spawn(settings, vec![change]);
+        let (registry, snapshot) = registry::spawn(settings).unwrap();
+        registry.send(change).await.unwrap();
+        registry.flush().await.unwrap();
         let handler = Arc::new(Handler {
             snapshot,
             forwarder: None,
@@ -431,6 +433,5 @@ mod tests {
 
         stop.send(()).unwrap();
         server.await.unwrap().unwrap();
-        writer.abort();
     }
 }

@@ -61,8 +61,17 @@ impl RegistryHandle {
             .map_err(|_| RegistryClosed)
     }
 
-    /// Waits, on a thread of the caller's own, until every change sent
-    /// before is published.
+    /// Waits until every change sent before is published.
+    pub async fn flush(&self) -> Result<(), RegistryClosed> {
+        let (done, published) = oneshot::channel();
+        self.changes
+            .send(Message::Flush(done))
+            .await
+            .map_err(|_| RegistryClosed)?;
+        published.await.map_err(|_| RegistryClosed)
+    }
+
+    /// [`RegistryHandle::flush`] for sources on threads of their own.
     pub fn blocking_flush(&self) -> Result<(), RegistryClosed> {
         let (done, published) = oneshot::channel();
         self.changes

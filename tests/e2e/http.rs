@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::support::{Berth, require};
 
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+pub fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).expect("connect to http");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))

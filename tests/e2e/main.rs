@@ -16,4 +16,5 @@ mod oracle;
 mod resolvers;
 mod rfc;
 mod serving;
+mod zone_confinement;
 mod zonefiles;
