@@ -22,4 +22,5 @@ pub mod message;
 mod mmsg;
 pub(crate) mod response;
 pub mod server;
+pub mod tsig;
 pub mod wire;
