@@ -14,6 +14,7 @@
 //!   lower-cased wire names every map is keyed by.
 
 mod book;
+pub mod journal;
 pub mod name;
 pub mod record;
 pub mod snapshot;
