@@ -40,6 +40,7 @@ fn measure(containers: usize) {
         ttl: 5,
         ns_address: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         wildcard_target: None,
+        ixfr_journal: 100,
     });
     let loading = Instant::now();
     writer.apply(Change::Replace {

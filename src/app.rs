@@ -51,6 +51,7 @@ pub async fn run<S: Future<Output = ()>>(
         ttl,
         ns_address,
         wildcard_target,
+        ixfr_journal: 100,
     };
     let (registry, snapshot) = registry::spawn(settings).context("starting the registry")?;
 

@@ -24,3 +24,4 @@ pub(crate) mod response;
 pub mod server;
 pub mod tsig;
 pub mod wire;
+pub mod xfr;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 
+use super::journal::Journal;
 use super::name::{self, Labels, NameKey};
 use super::record::Record;
 use crate::iana::{Class, Rtype};
@@ -51,6 +52,8 @@ pub struct Zone {
     /// Whether any NS RRset exists below the apex; lets the hot path skip
     /// the referral check in the usual zone that delegates nothing.
     pub has_cuts: bool,
+    /// What recent publishes changed, for IXFR.
+    pub journal: Arc<Journal>,
 }
 
 impl Zone {

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{Name, RData, RecordType};
 
+use super::journal::Journal;
 use super::name;
 use super::record::Record;
 use super::snapshot::{Node, NodeMap, Zone, ZoneKind, ancestors};
@@ -38,6 +39,8 @@ pub(super) struct ZoneTree {
     cuts: HashSet<Arc<[u8]>>,
     /// Changed since it was last published.
     dirty: bool,
+    /// Names placed since the last publish: what its journal diff covers.
+    touched: HashSet<Arc<[u8]>>,
     published: Option<Arc<Zone>>,
 }
 
@@ -58,6 +61,7 @@ impl ZoneTree {
             subtree: HashMap::new(),
             cuts: HashSet::new(),
             dirty: true,
+            touched: HashSet::new(),
             published: None,
         }
     }
@@ -70,6 +74,7 @@ impl ZoneTree {
         let key: Arc<[u8]> = key.into();
         let has_ns = node.get(RecordType::NS.into()).is_some();
         self.dirty = true;
+        self.touched.insert(key.clone());
         if !at_apex {
             if has_ns {
                 self.cuts.insert(key.clone());
@@ -156,8 +161,9 @@ impl ZoneTree {
         }
     }
 
-    /// Freezes the tree as it is into the zone readers see.
-    pub(super) fn publish(&mut self) {
+    /// Freezes the tree as it is into the zone readers see, with a journal
+    /// of up to `journal` versions for IXFR.
+    pub(super) fn publish(&mut self, journal: usize) {
         let soa = self
             .nodes
             .get(&self.apex_key[..])
@@ -166,6 +172,17 @@ impl ZoneTree {
             let ttl = soa.soa_minimum.map_or(soa.ttl, |min| soa.ttl.min(min));
             soa.with_ttl(ttl)
         });
+        let journal = match &self.published {
+            Some(before) => before.journal.next(
+                &before.nodes,
+                &self.nodes,
+                &self.apex_key,
+                self.touched.iter().map(|key| &key[..]),
+                journal,
+            ),
+            None => Journal::start(&self.nodes),
+        };
+        self.touched.clear();
         self.published = Some(Arc::new(Zone {
             apex: self.apex_key.clone(),
             kind: self.kind,
@@ -173,6 +190,7 @@ impl ZoneTree {
             nodes: self.nodes.clone(),
             negative_soa,
             has_cuts: !self.cuts.is_empty(),
+            journal: Arc::new(journal),
         }));
         self.dirty = false;
     }
@@ -211,10 +229,10 @@ mod tests {
     fn a_delegation_point_comes_and_goes() {
         let mut tree = ZoneTree::new(name("z."), ZoneKind::Configured, 1);
         tree.place(&key("sub.z."), delegation("sub.z."));
-        tree.publish();
+        tree.publish(0);
         assert!(tree.published().unwrap().has_cuts);
         tree.place(&key("sub.z."), Node::empty_non_terminal(&key("sub.z.")));
-        tree.publish();
+        tree.publish(0);
         let zone = tree.published().unwrap();
         assert!(!zone.has_cuts);
         assert!(zone.node(&key("sub.z.")).is_none());
@@ -228,11 +246,11 @@ mod tests {
         tree.place(&key("a.b.z."), node("a.b.z.", address()));
         // b loses its records but keeps a below it.
         tree.place(&key("b.z."), Node::empty_non_terminal(&key("b.z.")));
-        tree.publish();
+        tree.publish(0);
         let zone = tree.published().unwrap();
         assert!(zone.node(&key("b.z.")).unwrap().is_empty());
         tree.place(&key("a.b.z."), Node::empty_non_terminal(&key("a.b.z.")));
-        tree.publish();
+        tree.publish(0);
         let zone = tree.published().unwrap();
         assert!(zone.node(&key("b.z.")).is_none());
         assert!(zone.node(&key("z.")).is_some(), "the apex always stays");
@@ -243,7 +261,7 @@ mod tests {
         let mut tree = ZoneTree::new(name("z."), ZoneKind::Configured, 10);
         tree.bump_serial(5);
         assert_eq!(tree.serial, 10);
-        tree.publish();
+        tree.publish(0);
         tree.bump_serial(5);
         assert_eq!(tree.serial, 11);
         tree.bump_serial(100);

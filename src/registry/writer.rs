@@ -31,6 +31,8 @@ pub struct ZoneSettings {
     pub ns_address: Option<IpAddr>,
     /// Answer otherwise unknown names in each zone with this address.
     pub wildcard_target: Option<IpAddr>,
+    /// Versions of each zone kept for IXFR; 0: full transfers only.
+    pub ixfr_journal: usize,
 }
 
 pub struct Writer {
@@ -217,7 +219,7 @@ impl Writer {
                 self.refresh(&apex);
             }
             if let Some(zone) = self.zones.get_mut(&apex) {
-                zone.publish();
+                zone.publish(self.settings.ixfr_journal);
             }
         }
         let mut zones: Vec<_> = self
@@ -244,6 +246,7 @@ mod tests {
             ttl: 5,
             ns_address: Some("127.0.0.1".parse().unwrap()),
             wildcard_target: None,
+            ixfr_journal: 10,
         }
     }
 
