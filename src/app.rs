@@ -42,6 +42,7 @@ pub async fn run<S: Future<Output = ()>>(
         cache_size,
         max_ttl,
         allow_recursion,
+        transfers,
         http,
         log_format: _,
     } = config;
@@ -51,7 +52,7 @@ pub async fn run<S: Future<Output = ()>>(
         ttl,
         ns_address,
         wildcard_target,
-        ixfr_journal: 100,
+        ixfr_journal: transfers.ixfr_journal,
     };
     let (registry, snapshot) = registry::spawn(settings).context("starting the registry")?;
 
@@ -92,6 +93,15 @@ pub async fn run<S: Future<Output = ()>>(
             let source = DockerSource::new(settings);
             tokio::spawn(source.run(registry.clone(), stop_sources.clone()));
         }
+    }
+
+    if !transfers.notify.is_empty() {
+        tokio::spawn(crate::dns::notify::run(
+            snapshot.clone(),
+            registry.published(),
+            transfers.notify.clone(),
+            stop_sources.clone(),
+        ));
     }
 
     let forwarder = if upstreams.is_empty() {

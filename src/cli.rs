@@ -122,6 +122,48 @@ pub struct Cli {
     )]
     pub allow_recursion: Vec<String>,
 
+    /// Secondaries that may transfer berth's zones (AXFR, IXFR): a CIDR,
+    /// "key NAME" (any address that signs with that --tsig-key), or both
+    /// ("10.0.0.0/8 key NAME"). Repeatable. [default: none: REFUSED]
+    #[arg(
+        long,
+        env = "BERTH_ALLOW_TRANSFER",
+        value_name = "CIDR|key NAME",
+        value_delimiter = ','
+    )]
+    pub allow_transfer: Vec<String>,
+
+    /// Secondary to send NOTIFY to when a zone's serial changes, as
+    /// "ADDR[:PORT]" or "ADDR[:PORT] key NAME" to sign it. Repeatable.
+    #[arg(
+        long,
+        env = "BERTH_NOTIFY",
+        value_name = "ADDR[:PORT]",
+        value_delimiter = ','
+    )]
+    pub notify: Vec<String>,
+
+    /// Versions of each zone kept for IXFR; 0 sends whole zones only.
+    /// [default: 100]
+    #[arg(long, env = "BERTH_IXFR_JOURNAL", value_name = "VERSIONS")]
+    pub ixfr_journal: Option<usize>,
+
+    /// TSIG key (RFC 8945) as NAME:ALGORITHM:BASE64; algorithms hmac-sha256,
+    /// hmac-sha384, hmac-sha512, hmac-sha1. Repeatable. Other users can see
+    /// a command line: prefer --tsig-key-file.
+    #[arg(
+        long,
+        env = "BERTH_TSIG_KEY",
+        value_name = "NAME:ALG:BASE64",
+        value_delimiter = ','
+    )]
+    pub tsig_key: Vec<String>,
+
+    /// File of TSIG keys: NAME:ALGORITHM:BASE64 lines, or what
+    /// `tsig-keygen` writes (one file for named and berth). Repeatable.
+    #[arg(long, env = "BERTH_TSIG_KEY_FILE", value_name = "FILE")]
+    pub tsig_key_file: Vec<PathBuf>,
+
     /// How long to wait for one upstream before trying the next.
     /// [default: 2s]
     #[arg(long, env = "BERTH_UPSTREAM_TIMEOUT", value_name = "DURATION")]

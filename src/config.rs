@@ -16,6 +16,9 @@ use ipnet::IpNet;
 use hickory_proto::rr::Name;
 
 use crate::cli::Cli;
+use crate::dns::notify;
+use crate::dns::tsig::{Key, Keyring};
+use crate::dns::xfr::{self, Rule};
 use crate::sources::{docker, zonefile};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:1053";
@@ -80,6 +83,8 @@ pub struct Config {
     /// Ceiling on forwarded TTLs (`--max-ttl`).
     pub max_ttl: u32,
     pub allow_recursion: Vec<IpNet>,
+    /// Secondaries: transfers, NOTIFY, TSIG keys, the IXFR journal.
+    pub transfers: xfr::Settings,
     /// None: no HTTP endpoint.
     pub http: Option<SocketAddr>,
     pub log_format: LogFormat,
@@ -113,6 +118,7 @@ impl Config {
             .max_ttl
             .unwrap_or(crate::dns::forward::DEFAULT_MAX_TTL);
         let allow_recursion = allow_recursion(&given.allow_recursion)?;
+        let transfers = transfers(&given)?;
         let http = http(given.http.as_deref())?;
         let log_format = log_format(given.log_format.as_deref())?;
         Ok(Config {
@@ -129,6 +135,7 @@ impl Config {
             cache_size,
             max_ttl,
             allow_recursion,
+            transfers,
             http,
             log_format,
         })
@@ -165,6 +172,11 @@ fn over(cli: Cli, file: Cli) -> Cli {
         serve_starting,
         upstream,
         allow_recursion,
+        allow_transfer,
+        notify,
+        ixfr_journal,
+        tsig_key,
+        tsig_key_file,
         upstream_timeout,
         http,
         cache_size,
@@ -189,6 +201,15 @@ fn over(cli: Cli, file: Cli) -> Cli {
         serve_starting: serve_starting || file.serve_starting,
         upstream: list(upstream, file.upstream),
         allow_recursion: list(allow_recursion, file.allow_recursion),
+        allow_transfer: list(allow_transfer, file.allow_transfer),
+        notify: list(notify, file.notify),
+        ixfr_journal: ixfr_journal.or(file.ixfr_journal),
+        tsig_key: list(tsig_key, file.tsig_key),
+        tsig_key_file: if tsig_key_file.is_empty() {
+            file.tsig_key_file
+        } else {
+            tsig_key_file
+        },
         upstream_timeout: upstream_timeout.or(file.upstream_timeout),
         http: http.or(file.http),
         cache_size: cache_size.or(file.cache_size),
@@ -550,6 +571,78 @@ fn parse_zone(text: &str) -> Result<Name, String> {
     Ok(name)
 }
 
+/// `--tsig-key`, `--tsig-key-file`, `--allow-transfer`, `--notify` and
+/// `--ixfr-journal` together: the last three may name keys.
+fn transfers(given: &Cli) -> Result<xfr::Settings, ConfigError> {
+    let mut keys = Vec::new();
+    for spec in &given.tsig_key {
+        keys.push(Key::parse(spec).map_err(|e| invalid("tsig-key", e.to_string()))?);
+    }
+    for path in &given.tsig_key_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| invalid("tsig-key-file", format!("{}: {e}", path.display())))?;
+        let found = Key::parse_file(&text, &path.display().to_string())
+            .map_err(|e| invalid("tsig-key-file", format!("{}: {e}", path.display())))?;
+        keys.extend(found);
+    }
+    let keys = Keyring::new(keys);
+    // "… key NAME": the named key must be one berth was given.
+    let split_key = |flag: &'static str, text: &str| -> Result<(String, Option<String>), ConfigError> {
+        let mut words = text.split_whitespace();
+        let mut head = Vec::new();
+        let mut key = None;
+        while let Some(word) = words.next() {
+            if word == "key" {
+                let name = words
+                    .next()
+                    .ok_or_else(|| invalid(flag, format!("{text:?}: \"key\" needs a NAME")))?;
+                let known = keys.find(name).ok_or_else(|| {
+                    invalid(flag, format!("{text:?}: no --tsig-key named {name:?}"))
+                })?;
+                key = Some(known.text.clone());
+            } else {
+                head.push(word);
+            }
+        }
+        Ok((head.join(" "), key))
+    };
+    let allow = given
+        .allow_transfer
+        .iter()
+        .map(|text| {
+            let (net, key) = split_key("allow-transfer", text)?;
+            let net = match net.as_str() {
+                "" if key.is_some() => None,
+                other => Some(parse_net(other).ok_or_else(|| {
+                    invalid(
+                        "allow-transfer",
+                        format!("{text:?} is not CIDR, \"key NAME\" or \"CIDR key NAME\""),
+                    )
+                })?),
+            };
+            Ok(Rule { net, key })
+        })
+        .collect::<Result<Vec<_>, ConfigError>>()?;
+    let notify = given
+        .notify
+        .iter()
+        .map(|text| {
+            let (address, key) = split_key("notify", text)?;
+            let address = parse_socket(&address, Some(DNS_PORT)).ok_or_else(|| {
+                invalid("notify", format!("{text:?} is not ADDR[:PORT] [key NAME]"))
+            })?;
+            let key = key.and_then(|name| keys.find(&name).cloned());
+            Ok(notify::Target { address, key })
+        })
+        .collect::<Result<Vec<_>, ConfigError>>()?;
+    Ok(xfr::Settings {
+        allow,
+        notify,
+        keys: std::sync::Arc::new(keys),
+        ixfr_journal: given.ixfr_journal.unwrap_or(xfr::DEFAULT_JOURNAL),
+    })
+}
+
 /// The `nameserver` lines of resolv.conf, minus any address berth listens
 /// on (a forwarding loop otherwise).
 pub fn resolv_conf_nameservers(path: &Path, listen: &[SocketAddr]) -> Vec<SocketAddr> {
@@ -580,6 +673,45 @@ mod tests {
         let mut argv = vec!["berth"];
         argv.extend_from_slice(args);
         Config::resolve(Cli::try_parse_from(argv).unwrap())
+    }
+
+    #[test]
+    fn transfers_and_keys() {
+        let key = "berth-xfr:hmac-sha256:c2VjcmV0";
+        let config = resolve(&[
+            "--tsig-key",
+            key,
+            "--allow-transfer",
+            "127.0.0.0/8",
+            "--allow-transfer",
+            "key Berth-XFR.",
+            "--allow-transfer",
+            "10.0.0.0/8 key berth-xfr",
+            "--notify",
+            "127.0.0.2",
+            "--notify",
+            "[::1]:5300 key berth-xfr",
+            "--ixfr-journal",
+            "0",
+        ])
+        .unwrap();
+        let transfers = &config.transfers;
+        assert_eq!(transfers.ixfr_journal, 0);
+        assert!(transfers.allows("127.0.0.9".parse().unwrap(), None));
+        assert!(!transfers.allows("192.0.2.1".parse().unwrap(), None));
+        assert!(transfers.allows("192.0.2.1".parse().unwrap(), Some("berth-xfr")));
+        assert_eq!(transfers.notify[0].address, "127.0.0.2:53".parse().unwrap());
+        assert!(transfers.notify[0].key.is_none());
+        assert!(transfers.notify[1].key.is_some());
+        assert!(!xfr::Settings::default().allows("127.0.0.1".parse().unwrap(), None));
+
+        let message = |args: &[&str]| resolve(args).unwrap_err().to_string();
+        assert!(message(&["--allow-transfer", "key nope"]).starts_with("--allow-transfer:"));
+        assert!(message(&["--allow-transfer", "nowhere"]).starts_with("--allow-transfer:"));
+        assert!(message(&["--notify", "x"]).starts_with("--notify:"));
+        assert!(message(&["--notify", "127.0.0.1 key"]).starts_with("--notify:"));
+        assert!(message(&["--tsig-key", "k:md5:AAAA"]).starts_with("--tsig-key:"));
+        assert!(message(&["--tsig-key-file", "/nonexistent"]).starts_with("--tsig-key-file:"));
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod message;
 // recvmmsg/sendmmsg take raw pointers; the safety argument is in the module.
 #[allow(unsafe_code)]
 mod mmsg;
+pub mod notify;
 pub(crate) mod response;
 pub mod server;
 pub mod tsig;

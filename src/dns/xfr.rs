@@ -9,17 +9,58 @@
 //! as published, uncompressed.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use ipnet::IpNet;
 
 use crate::registry::journal::{self, Diff};
 use crate::registry::name::Labels;
 use crate::registry::snapshot::Zone;
 
-use super::tsig::{self, Signer};
+use super::notify;
+use super::tsig::{self, Keyring, Signer};
 use super::wire::{FLAG_AA, FLAG_QR, FLAG_RD, HEADER_LEN};
 
 const TYPE_SOA: u16 = 6;
+/// Versions of a zone kept for IXFR unless `--ixfr-journal` says otherwise.
+pub const DEFAULT_JOURNAL: usize = 100;
 /// The largest DNS message over TCP.
 const MAX_MESSAGE: usize = u16::MAX as usize;
+
+/// Everything about secondaries: who may transfer, whom to NOTIFY, the
+/// keys both are signed with, and how much history IXFR keeps.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub allow: Vec<Rule>,
+    pub notify: Vec<notify::Target>,
+    pub keys: Arc<Keyring>,
+    pub ixfr_journal: usize,
+}
+
+/// One `--allow-transfer`: the client's address in `net`, and a request
+/// signed with `key`; a part left out is not asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub net: Option<IpNet>,
+    /// The key's name, lower-cased, without the final dot.
+    pub key: Option<String>,
+}
+
+impl Settings {
+    /// Whether `client`, whose request was signed with `key` (already
+    /// verified), may transfer. No rule: nobody may.
+    pub fn allows(&self, client: IpAddr, key: Option<&str>) -> bool {
+        let client = match client {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
+            v4 => v4,
+        };
+        self.allow.iter().any(|rule| {
+            rule.net.is_none_or(|net| net.contains(&client))
+                && rule.key.as_deref().is_none_or(|wanted| key == Some(wanted))
+        })
+    }
+}
 
 /// What the client asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -24,7 +24,7 @@ mod writer;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 pub use record::{Change, Entity, Record, SourceId};
 pub use snapshot::{Node, RRset, Snapshot, Zone, ZoneKind};
@@ -44,6 +44,8 @@ enum Message {
 #[derive(Clone)]
 pub struct RegistryHandle {
     changes: mpsc::Sender<Message>,
+    /// Ticks after every publish, for those who act on changes (NOTIFY).
+    published: watch::Receiver<()>,
 }
 
 impl RegistryHandle {
@@ -80,6 +82,11 @@ impl RegistryHandle {
             .map_err(|_| RegistryClosed)?;
         published.blocking_recv().map_err(|_| RegistryClosed)
     }
+
+    /// A receiver that sees a change after each publish.
+    pub fn published(&self) -> watch::Receiver<()> {
+        self.published.clone()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +103,7 @@ pub fn spawn(settings: ZoneSettings) -> std::io::Result<(RegistryHandle, Snapsho
     let cell: SnapshotCell = Arc::new(ArcSwap::new(writer.publish()));
     let (tx, mut rx) = mpsc::channel::<Message>(1024);
     let published = cell.clone();
+    let (tick, published_rx) = watch::channel(());
     std::thread::Builder::new()
         .name("registry".into())
         .spawn(move || {
@@ -112,10 +120,15 @@ pub fn spawn(settings: ZoneSettings) -> std::io::Result<(RegistryHandle, Snapsho
                     next = rx.try_recv().ok();
                 }
                 published.store(writer.publish());
+                tick.send_replace(());
                 for done in flushes.drain(..) {
                     let _ = done.send(());
                 }
             }
         })?;
-    Ok((RegistryHandle { changes: tx }, cell))
+    let handle = RegistryHandle {
+        changes: tx,
+        published: published_rx,
+    };
+    Ok((handle, cell))
 }
