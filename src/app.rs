@@ -147,6 +147,7 @@ pub async fn run<S: Future<Output = ()>>(
         snapshot,
         forwarder,
         allow_recursion,
+        transfers: Arc::new(transfers),
     });
     // A query sent once this is logged is answered from the first reading.
     for address in &addresses {

@@ -80,8 +80,6 @@ pub struct Config {
     pub upstream_timeout: Duration,
     /// In 1 KiB answers; 0: no cache.
     pub cache_size: usize,
-    /// Ceiling on forwarded TTLs (`--max-ttl`).
-    pub max_ttl: u32,
     pub allow_recursion: Vec<IpNet>,
     /// Secondaries: transfers, NOTIFY, TSIG keys, the IXFR journal.
     pub transfers: xfr::Settings,
@@ -114,9 +112,6 @@ impl Config {
         let upstreams = upstreams(&given.upstream, &listen)?;
         let upstream_timeout = upstream_timeout(given.upstream_timeout.as_deref())?;
         let cache_size = cache_size(given.cache_size)?;
-        let max_ttl = given
-            .max_ttl
-            .unwrap_or(crate::dns::forward::DEFAULT_MAX_TTL);
         let allow_recursion = allow_recursion(&given.allow_recursion)?;
         let transfers = transfers(&given)?;
         let http = http(given.http.as_deref())?;
@@ -133,7 +128,6 @@ impl Config {
             upstreams,
             upstream_timeout,
             cache_size,
-            max_ttl,
             allow_recursion,
             transfers,
             http,
@@ -180,7 +174,6 @@ fn over(cli: Cli, file: Cli) -> Cli {
         upstream_timeout,
         http,
         cache_size,
-        max_ttl,
         log_format,
     } = cli;
     let list = |flag: Vec<String>, file: Vec<String>| if flag.is_empty() { file } else { flag };
@@ -213,7 +206,6 @@ fn over(cli: Cli, file: Cli) -> Cli {
         upstream_timeout: upstream_timeout.or(file.upstream_timeout),
         http: http.or(file.http),
         cache_size: cache_size.or(file.cache_size),
-        max_ttl: max_ttl.or(file.max_ttl),
         log_format: log_format.or(file.log_format),
     }
 }
@@ -330,9 +322,15 @@ fn docker(given: &Cli, zones: &[Name], ttl: u32) -> Result<Option<docker::Settin
         given.network.as_deref(),
         given.host_ip.as_deref(),
     )?;
+    // Containers are named in the forward zones; a reverse zone given as
+    // --zone (so that secondaries can hold it) gets only their PTRs.
+    let forward = |zone: &&Name| {
+        let text = zone.to_ascii().to_ascii_lowercase();
+        !(text.ends_with("in-addr.arpa.") || text.ends_with("ip6.arpa."))
+    };
     Ok(endpoint.map(|endpoint| docker::Settings {
         endpoint,
-        zones: zones.to_vec(),
+        zones: zones.iter().filter(forward).cloned().collect(),
         ttl,
         addresses,
         serve_starting: given.serve_starting,
@@ -587,25 +585,26 @@ fn transfers(given: &Cli) -> Result<xfr::Settings, ConfigError> {
     }
     let keys = Keyring::new(keys);
     // "… key NAME": the named key must be one berth was given.
-    let split_key = |flag: &'static str, text: &str| -> Result<(String, Option<String>), ConfigError> {
-        let mut words = text.split_whitespace();
-        let mut head = Vec::new();
-        let mut key = None;
-        while let Some(word) = words.next() {
-            if word == "key" {
-                let name = words
-                    .next()
-                    .ok_or_else(|| invalid(flag, format!("{text:?}: \"key\" needs a NAME")))?;
-                let known = keys.find(name).ok_or_else(|| {
-                    invalid(flag, format!("{text:?}: no --tsig-key named {name:?}"))
-                })?;
-                key = Some(known.text.clone());
-            } else {
-                head.push(word);
+    let split_key =
+        |flag: &'static str, text: &str| -> Result<(String, Option<String>), ConfigError> {
+            let mut words = text.split_whitespace();
+            let mut head = Vec::new();
+            let mut key = None;
+            while let Some(word) = words.next() {
+                if word == "key" {
+                    let name = words
+                        .next()
+                        .ok_or_else(|| invalid(flag, format!("{text:?}: \"key\" needs a NAME")))?;
+                    let known = keys.find(name).ok_or_else(|| {
+                        invalid(flag, format!("{text:?}: no --tsig-key named {name:?}"))
+                    })?;
+                    key = Some(known.text.clone());
+                } else {
+                    head.push(word);
+                }
             }
-        }
-        Ok((head.join(" "), key))
-    };
+            Ok((head.join(" "), key))
+        };
     let allow = given
         .allow_transfer
         .iter()

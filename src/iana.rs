@@ -95,6 +95,8 @@ impl Rcode {
     pub const NXDOMAIN: Rcode = Rcode(3);
     pub const NOTIMP: Rcode = Rcode(4);
     pub const REFUSED: Rcode = Rcode(5);
+    /// Not authoritative, or (RFC 8945 §5.2) a TSIG that did not verify.
+    pub const NOTAUTH: Rcode = Rcode(9);
     /// Extended: 16, carried as 1 in the OPT's upper bits.
     pub const BADVERS: Rcode = Rcode(16);
 
@@ -122,6 +124,7 @@ impl Rcode {
             Rcode::NXDOMAIN => "NXDOMAIN",
             Rcode::NOTIMP => "NOTIMP",
             Rcode::REFUSED => "REFUSED",
+            Rcode::NOTAUTH => "NOTAUTH",
             Rcode::BADVERS => "BADVERS",
             _ => return None,
         })

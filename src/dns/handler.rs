@@ -7,6 +7,8 @@
 //! ```text
 //! packet ─▶ parse ── malformed ──▶ FORMERR, NOTIMP, or no reply
 //!             │
+//!          signed, TSIG fails ────▶ NOTAUTH with the TSIG error (RFC 8945)
+//!          AXFR/IXFR ─────────────▶ xfr: a zone's apex, --allow-transfer
 //!          EDNS version > 0 ──────▶ BADVERS
 //!          OPT/TSIG/TKEY, MAILA/B ▶ FORMERR, NOTIMP
 //!             │
@@ -14,8 +16,8 @@
 //!             │ yes                                         ▼
 //!          class not IN/ANY ──────▶ REFUSED       forwarding on, and the
 //!          reverse tree ──────────▶ PTR, or ────▶ client in --allow-recursion?
-//!          AXFR/IXFR ─────────────▶ REFUSED        │ no          │ yes
-//!          else ──────────────────▶ answer         ▼             ▼
+//!          else ──────────────────▶ answer,        │ no          │ yes
+//!                         signed if the query was  ▼             ▼
 //!                                               REFUSED   Forwarder::begin:
 //!                                                         cache, or Pending
 //! ```
@@ -27,8 +29,9 @@ use ipnet::IpNet;
 
 use super::answer;
 use super::forward::{Begin, Forwarder, Pending};
-use super::message::{self, Transport};
+use super::message::{self, FLAG_TC, Transport};
 use super::wire::{self, Query};
+use super::{tsig, xfr};
 use crate::iana::{Class, Rcode, Rtype};
 use crate::metrics::{self, Event};
 use crate::registry::{Snapshot, SnapshotCell, ZoneKind};
@@ -41,6 +44,8 @@ pub struct Handler {
     pub forwarder: Option<Arc<Forwarder>>,
     /// Clients that may use forwarding; others get REFUSED.
     pub allow_recursion: Vec<IpNet>,
+    /// Who may transfer zones, and the TSIG keys queries are signed with.
+    pub transfers: Arc<xfr::Settings>,
 }
 
 /// What the socket does with one query.
@@ -49,6 +54,8 @@ pub enum Action {
     Reply(usize),
     /// Wait for an upstream (on the runtime), then send what it says.
     Forward(Pending),
+    /// Send these messages in turn: a zone transfer (TCP only).
+    Transfer(Vec<Vec<u8>>),
     /// Send nothing.
     Drop,
 }
@@ -71,10 +78,43 @@ impl Handler {
             Transport::Tcp => Event::TcpQuery,
         });
         let reply = match wire::parse_query(packet) {
-            Ok(query) => match own_reply(snapshot, &query, transport, buf) {
-                Some(len) => len,
-                None => return self.elsewhere(&query, client, transport, buf),
-            },
+            Ok(query) => {
+                // RFC 8945 §5.2: a signed query is checked before anything
+                // else; one that fails gets NOTAUTH, whatever it asked.
+                let verified = match query.tsig {
+                    None => None,
+                    Some(at) => {
+                        let error = |buf: &mut Vec<u8>, code| {
+                            message::reply_with_rcode(&query, buf, code, false)
+                        };
+                        match tsig::check(&self.transfers.keys, packet, at, buf, error) {
+                            Ok(verified) => Some(verified),
+                            Err(len) => return answered(len, buf),
+                        }
+                    }
+                };
+                if matches!(query.qtype, Rtype::AXFR | Rtype::IXFR) {
+                    let settings = &self.transfers;
+                    let client = client();
+                    let signed = verified.as_ref();
+                    return match xfr::serve(
+                        snapshot, &query, client, transport, settings, signed, buf,
+                    ) {
+                        xfr::Answer::Reply(len) => answered(len, buf),
+                        xfr::Answer::Messages(messages) => {
+                            metrics::count(Event::Answered(Rcode::NOERROR));
+                            Action::Transfer(messages)
+                        }
+                    };
+                }
+                match own_reply(snapshot, &query, transport, buf) {
+                    Some(len) => match &verified {
+                        Some(verified) => sign_reply(&query, transport, verified, len, buf),
+                        None => len,
+                    },
+                    None => return self.elsewhere(&query, client, transport, buf),
+                }
+            }
             Err(malformed) => match message::reply_to_malformed(malformed, buf) {
                 Some(len) => len,
                 None => {
@@ -83,9 +123,7 @@ impl Handler {
                 }
             },
         };
-        let low_flags = buf.get(3).map_or(0, |&byte| u16::from(byte));
-        metrics::count(Event::Answered(Rcode::of_header(low_flags)));
-        Action::Reply(reply)
+        answered(reply, buf)
     }
 
     /// A name berth does not serve (RFC 1034 §4.3.2 step 4): forwarded for
@@ -149,9 +187,33 @@ fn own_reply(
     if zone.kind == ZoneKind::Reverse {
         return answer::answer_reverse(zone, query, transport, buf);
     }
-    if matches!(query.qtype, Rtype::AXFR | Rtype::IXFR) {
-        // No zone transfers: berth's zones are live views, not copies.
-        return Some(rcode_only(buf, Rcode::REFUSED));
-    }
     Some(answer::answer(zone, query, transport, buf))
+}
+
+/// Counts a reply of `len` bytes in `buf` by its RCODE and sends it.
+fn answered(len: usize, buf: &[u8]) -> Action {
+    let low_flags = buf.get(3).map_or(0, |&byte| u16::from(byte));
+    metrics::count(Event::Answered(Rcode::of_header(low_flags)));
+    Action::Reply(len)
+}
+
+/// Signs berth's reply to a signed query with the query's key (RFC 8945
+/// §5.3). A reply that would outgrow the client's limit with its TSIG goes
+/// out empty with TC set, signed, so the client retries over TCP.
+fn sign_reply(
+    query: &Query<'_>,
+    transport: Transport,
+    verified: &tsig::Verified,
+    len: usize,
+    buf: &mut Vec<u8>,
+) -> usize {
+    buf.truncate(len);
+    if len + tsig::space(&verified.key) > message::size_limit(query, transport) {
+        let code = Rcode::of_header(buf.get(3).map_or(0, |&byte| u16::from(byte)));
+        let len = message::reply_with_rcode(query, buf, code, false);
+        buf.truncate(len);
+        buf[2] |= (FLAG_TC >> 8) as u8;
+    }
+    tsig::Signer::new(verified).sign(buf, 0, &[]);
+    buf.len()
 }

@@ -21,11 +21,12 @@ use crate::registry::journal::soa_serial;
 use crate::registry::snapshot::Zone;
 use crate::registry::{SnapshotCell, name};
 
+use super::message::{FLAG_AA, FLAG_QR, HEADER_LEN, OPCODE_MASK};
 use super::tsig::{self, Key, Signer};
-use super::wire::{FLAG_AA, FLAG_QR, HEADER_LEN, be16};
+use super::wire::be16;
+use crate::iana::{Class, Rtype};
 
 const OPCODE_NOTIFY: u16 = 4 << 11;
-const TYPE_SOA: u16 = 6;
 /// How long a burst of publishes is gathered before NOTIFYs go out.
 const COALESCE: Duration = Duration::from_millis(300);
 /// First wait for an answer; doubled after each silence. RFC 1996 §3.6
@@ -93,7 +94,7 @@ pub async fn run(
 
 fn zone_serial(zone: &Zone) -> Option<u32> {
     let apex = zone.node(&zone.apex)?;
-    soa_serial(apex.get(TYPE_SOA)?.records().next()?)
+    soa_serial(apex.get(Rtype::SOA)?.records().next()?)
 }
 
 /// A NOTIFY for `zone` with its current SOA in the answer section, as
@@ -101,21 +102,27 @@ fn zone_serial(zone: &Zone) -> Option<u32> {
 /// filled in per send.
 fn notify_message(zone: &Zone) -> Option<Vec<u8>> {
     let apex = zone.node(&zone.apex)?;
-    let soa = apex.get(TYPE_SOA)?.records().next()?;
+    let soa = apex.get(Rtype::SOA)?.records().next()?;
     let mut message = Vec::with_capacity(64 + apex.owner.len() + soa.len());
     message.extend_from_slice(&[0, 0]);
     message.extend_from_slice(&(OPCODE_NOTIFY | FLAG_AA).to_be_bytes());
     message.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 0]);
     message.extend_from_slice(&apex.owner);
-    message.extend_from_slice(&TYPE_SOA.to_be_bytes());
-    message.extend_from_slice(&1u16.to_be_bytes());
+    message.extend_from_slice(&Rtype::SOA.0.to_be_bytes());
+    message.extend_from_slice(&Class::IN.0.to_be_bytes());
     message.extend_from_slice(&[0xc0, HEADER_LEN as u8]);
     message.extend_from_slice(soa);
     Some(message)
 }
 
 /// Sends one NOTIFY to `target` until it is answered or the retries run out.
-async fn send(mut message: Vec<u8>, Target { address: target, key }: Target) {
+async fn send(
+    mut message: Vec<u8>,
+    Target {
+        address: target,
+        key,
+    }: Target,
+) {
     let zone = name::to_text(question_name(&message));
     let local: SocketAddr = if target.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
@@ -169,7 +176,7 @@ fn answers(request: &[u8], reply: &[u8]) -> bool {
     let question = question_name(request);
     reply.get(..2) == request.get(..2)
         && flags & FLAG_QR != 0
-        && flags & 0x7800 == OPCODE_NOTIFY
+        && flags & OPCODE_MASK == OPCODE_NOTIFY
         && qd == 1
         && reply
             .get(HEADER_LEN..HEADER_LEN + question.len())

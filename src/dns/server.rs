@@ -231,7 +231,8 @@ impl UdpWorker {
                         let _ = socket.send_to(&answer, client);
                     });
                 }
-                Action::Drop => {}
+                // Transfers are answered over TCP only.
+                Action::Drop | Action::Transfer(_) => {}
             }
         }
         // Replies to the whole batch in one call; a failed send is the
@@ -330,6 +331,15 @@ async fn serve_tcp(
                     break;
                 }
             }
+            // One consistent version of the zone, sent message by message
+            // through the same bounded queue as every other reply.
+            Action::Transfer(messages) => {
+                for message in messages {
+                    if replies.send(message).await.is_err() {
+                        break;
+                    }
+                }
+            }
             Action::Forward(pending) => {
                 let replies = replies.clone();
                 tokio::spawn(async move {
@@ -387,6 +397,7 @@ mod tests {
     async fn serves_on_port_0_until_told_to_stop() {
         let name = |text: &str| Name::from_ascii(text).unwrap();
         let settings = ZoneSettings {
+            ixfr_journal: 0,
             zones: vec![name("apps.test.")],
             ttl: 60,
             ns_address: None,
@@ -401,6 +412,7 @@ mod tests {
         registry.send(change).await.unwrap();
         registry.flush().await.unwrap();
         let handler = Arc::new(Handler {
+            transfers: Default::default(),
             snapshot,
             forwarder: None,
             allow_recursion: Vec::new(),

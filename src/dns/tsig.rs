@@ -14,14 +14,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ring::hmac;
 
+use super::message::HEADER_LEN;
 use super::wire::{self, be16};
+use crate::iana::{Class, Rcode, Rtype};
 
-pub const TYPE_TSIG: u16 = 250;
-const CLASS_ANY: u16 = 255;
 /// Seconds of clock difference accepted (RFC 8945 §10 recommends 300).
 pub const FUDGE: u16 = 300;
-/// RCODE of a TSIG failure (RFC 8945 §5.2).
-pub const RCODE_NOTAUTH: u8 = 9;
 
 /// The TSIG error field (RFC 8945 §3, the IANA RCODE registry).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,7 +125,8 @@ impl Key {
     /// `NAME:ALGORITHM:BASE64`, the `--tsig-key` form.
     pub fn parse(spec: &str) -> Result<Self, KeyError> {
         let mut parts = spec.splitn(3, ':');
-        let (Some(name), Some(algorithm), Some(secret)) = (parts.next(), parts.next(), parts.next())
+        let (Some(name), Some(algorithm), Some(secret)) =
+            (parts.next(), parts.next(), parts.next())
         else {
             return Err(KeyError::Shape(spec.to_string()));
         };
@@ -211,7 +210,7 @@ pub struct Tsig {
 /// record is malformed (FORMERR).
 pub fn read(packet: &[u8], start: usize) -> Option<Tsig> {
     let record = wire::read_record(packet, start)?;
-    if record.rtype != TYPE_TSIG || record.end != packet.len() {
+    if record.rtype != Rtype::TSIG || record.end != packet.len() {
         return None;
     }
     let key_name = read_name(packet, start)?;
@@ -353,16 +352,23 @@ fn signed_digest(key: &Key, prior_mac: &[u8], packet: &[u8], tsig: &Tsig) -> hma
         context.update(&(prior_mac.len() as u16).to_be_bytes());
         context.update(prior_mac);
     }
-    let mut header = [0u8; wire::HEADER_LEN];
-    if let Some(sent) = packet.get(..wire::HEADER_LEN) {
+    let mut header = [0u8; HEADER_LEN];
+    if let Some(sent) = packet.get(..HEADER_LEN) {
         header.copy_from_slice(sent);
     }
     header[..2].copy_from_slice(&tsig.original_id.to_be_bytes());
     let arcount = u16::from_be_bytes([header[10], header[11]]).saturating_sub(1);
     header[10..12].copy_from_slice(&arcount.to_be_bytes());
     context.update(&header);
-    context.update(packet.get(wire::HEADER_LEN..tsig.start).unwrap_or_default());
-    update_variables(&mut context, key, tsig.time_signed, tsig.fudge, tsig.error, &tsig.other);
+    context.update(packet.get(HEADER_LEN..tsig.start).unwrap_or_default());
+    update_variables(
+        &mut context,
+        key,
+        tsig.time_signed,
+        tsig.fudge,
+        tsig.error,
+        &tsig.other,
+    );
     context.sign()
 }
 
@@ -381,7 +387,7 @@ fn update_variables(
     other: &[u8],
 ) {
     context.update(&key.name);
-    context.update(&CLASS_ANY.to_be_bytes());
+    context.update(&Class::ANY.0.to_be_bytes());
     context.update(&0u32.to_be_bytes());
     context.update(&key.algorithm.wire());
     update_timers(context, time_signed, fudge);
@@ -487,6 +493,27 @@ impl Signer {
     }
 }
 
+/// The TSIG check a signed query passes before anything else (RFC 8945
+/// §5.2): its key, or the NOTAUTH reply (already in `buf`, this long).
+pub fn check(
+    keys: &Keyring,
+    packet: &[u8],
+    at: usize,
+    buf: &mut Vec<u8>,
+    write_reply: impl FnOnce(&mut Vec<u8>, Rcode) -> usize,
+) -> Result<Verified, usize> {
+    let Some(record) = read(packet, at) else {
+        return Err(write_reply(buf, Rcode::FORMERR));
+    };
+    keys.verify(packet, &record, unix_now()).map_err(|rejected| {
+        tracing::info!(key = %super::super::registry::name::to_text(&record.key_name), error = ?rejected.error, "tsig check failed");
+        let len = write_reply(buf, Rcode::NOTAUTH);
+        buf.truncate(len);
+        append_error(buf, &rejected);
+        buf.len()
+    })
+}
+
 /// The NOTAUTH answer's TSIG record for a request that failed: unsigned for
 /// BADKEY and BADSIG, signed with berth's time for BADTIME.
 pub fn append_error(message: &mut Vec<u8>, rejected: &Rejected) {
@@ -526,8 +553,8 @@ fn append_record(
     other: &[u8],
 ) {
     message.extend_from_slice(key_name);
-    message.extend_from_slice(&TYPE_TSIG.to_be_bytes());
-    message.extend_from_slice(&CLASS_ANY.to_be_bytes());
+    message.extend_from_slice(&Rtype::TSIG.0.to_be_bytes());
+    message.extend_from_slice(&Class::ANY.0.to_be_bytes());
     message.extend_from_slice(&0u32.to_be_bytes());
     let rdlength = algorithm.len() + 6 + 2 + 2 + mac.len() + 2 + 2 + 2 + other.len();
     message.extend_from_slice(&(rdlength as u16).to_be_bytes());
@@ -569,7 +596,7 @@ mod tests {
 
     fn last_record(packet: &[u8]) -> usize {
         // Both captures: question, then additional records; TSIG last.
-        let mut at = wire::skip_name(packet, wire::HEADER_LEN).unwrap() + 4;
+        let mut at = wire::skip_name(packet, HEADER_LEN).unwrap() + 4;
         let arcount = be16(packet, 10).unwrap();
         for _ in 1..arcount {
             at = wire::read_record(packet, at).unwrap().end;
@@ -640,8 +667,14 @@ mod tests {
 
     #[test]
     fn keys_from_flags_and_files() {
-        assert!(matches!(Key::parse("k:hmac-md5:AAAA"), Err(KeyError::Algorithm(_))));
-        assert!(matches!(Key::parse("k:hmac-sha256:!!"), Err(KeyError::Secret(_))));
+        assert!(matches!(
+            Key::parse("k:hmac-md5:AAAA"),
+            Err(KeyError::Algorithm(_))
+        ));
+        assert!(matches!(
+            Key::parse("k:hmac-sha256:!!"),
+            Err(KeyError::Secret(_))
+        ));
         assert!(matches!(Key::parse("k"), Err(KeyError::Shape(_))));
         let bind = "key \"berth-xfr\" {\n\talgorithm hmac-sha256;\n\tsecret \"c2VjcmV0\";\n};\n";
         let keys = Key::parse_file(bind, "f").unwrap();

@@ -30,6 +30,10 @@ pub struct Query<'p> {
     pub qtype: Rtype,
     pub qclass: Class,
     pub edns: Option<Edns>,
+    /// Where a TSIG record starts, when the query is signed (RFC 8945).
+    pub tsig: Option<usize>,
+    /// The client's serial, from the SOA in an IXFR's authority section.
+    pub ixfr_serial: Option<u32>,
 }
 
 impl Query<'_> {
@@ -48,6 +52,8 @@ impl Query<'_> {
             qtype: self.qtype,
             qclass: self.qclass,
             edns: self.edns,
+            tsig: self.tsig,
+            ixfr_serial: self.ixfr_serial,
         }
     }
 }
@@ -63,6 +69,8 @@ pub struct OwnedQuery {
     qtype: Rtype,
     qclass: Class,
     edns: Option<Edns>,
+    tsig: Option<usize>,
+    ixfr_serial: Option<u32>,
 }
 
 impl OwnedQuery {
@@ -76,6 +84,8 @@ impl OwnedQuery {
             qtype: self.qtype,
             qclass: self.qclass,
             edns: self.edns,
+            tsig: self.tsig,
+            ixfr_serial: self.ixfr_serial,
         }
     }
 }
@@ -128,7 +138,7 @@ pub fn parse_query(packet: &[u8]) -> Result<Query<'_>, Malformed> {
     let formerr = Malformed::FormErr { id, flags };
     let count = |at| be16(packet, at).unwrap_or(0);
     let (qdcount, ancount, nscount, arcount) = (count(4), count(6), count(8), count(10));
-    if qdcount != 1 || ancount != 0 || nscount != 0 {
+    if qdcount != 1 || ancount != 0 || nscount > 1 {
         return Err(formerr);
     }
 
@@ -166,8 +176,22 @@ pub fn parse_query(packet: &[u8]) -> Result<Query<'_>, Malformed> {
     at += 4;
     let question = &packet[HEADER_LEN..at];
 
+    // An IXFR carries the client's SOA in the authority section (RFC 1995
+    // §3); no other query has one.
+    let mut ixfr_serial = None;
+    if nscount == 1 {
+        let record = read_record(packet, at).ok_or(Malformed::FormErr { id, flags })?;
+        if qtype != Rtype::IXFR || record.rtype != Rtype::SOA {
+            return Err(formerr);
+        }
+        let serial = soa_serial(packet, record.end - record.rdata.len());
+        ixfr_serial = Some(serial.ok_or(Malformed::FormErr { id, flags })?);
+        at = record.end;
+    }
+
     let mut edns = None;
-    for _ in 0..arcount {
+    let mut tsig = None;
+    for i in 0..arcount {
         let record = read_record(packet, at).ok_or(Malformed::FormErr { id, flags })?;
         if record.rtype == Rtype::OPT {
             // One OPT, owned by the root (RFC 6891 §6.1.1).
@@ -183,6 +207,13 @@ pub fn parse_query(packet: &[u8]) -> Result<Query<'_>, Malformed> {
                 dnssec_ok: record.ttl & u32::from(EDNS_FLAG_DO) != 0,
             });
         }
+        // The TSIG record comes last (RFC 8945 §5.1).
+        if record.rtype == Rtype::TSIG {
+            if i + 1 != arcount || record.end != packet.len() {
+                return Err(formerr);
+            }
+            tsig = Some(at);
+        }
         at = record.end;
     }
 
@@ -195,7 +226,18 @@ pub fn parse_query(packet: &[u8]) -> Result<Query<'_>, Malformed> {
         qtype,
         qclass,
         edns,
+        tsig,
+        ixfr_serial,
     })
+}
+
+/// The SERIAL of the SOA RDATA at `at`: after two names, which a client
+/// may have compressed.
+fn soa_serial(packet: &[u8], at: usize) -> Option<u32> {
+    let at = skip_name(packet, skip_name(packet, at)?)?;
+    let high = be16(packet, at)?;
+    let low = be16(packet, at + 2)?;
+    Some(u32::from(high) << 16 | u32::from(low))
 }
 
 /// One resource record where it sits in a message.

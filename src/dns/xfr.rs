@@ -18,11 +18,13 @@ use crate::registry::journal::{self, Diff};
 use crate::registry::name::Labels;
 use crate::registry::snapshot::Zone;
 
+use super::message::{self, Transport};
+use super::message::{FLAG_AA, FLAG_QR, FLAG_RD, HEADER_LEN};
 use super::notify;
-use super::tsig::{self, Keyring, Signer};
-use super::wire::{FLAG_AA, FLAG_QR, FLAG_RD, HEADER_LEN};
-
-const TYPE_SOA: u16 = 6;
+use super::tsig::{self, Keyring, Signer, Verified};
+use super::wire::Query;
+use crate::iana::{Rcode, Rtype};
+use crate::registry::Snapshot;
 /// Versions of a zone kept for IXFR unless `--ixfr-journal` says otherwise.
 pub const DEFAULT_JOURNAL: usize = 100;
 /// The largest DNS message over TCP.
@@ -62,12 +64,86 @@ impl Settings {
     }
 }
 
+/// What the handler sends for a transfer request.
+pub enum Answer {
+    /// One message, in the handler's buffer, this long.
+    Reply(usize),
+    /// The messages of a transfer, in order (TCP only).
+    Messages(Vec<Vec<u8>>),
+}
+
+/// Answers an AXFR or IXFR for `query` (RFC 5936, RFC 1995): the zone must
+/// be one berth is authoritative for, named by its apex, and the client
+/// allowed by `--allow-transfer`; `verified` is the request's TSIG key,
+/// which then signs every message sent.
+#[allow(clippy::too_many_arguments)]
+pub fn serve(
+    snapshot: &Snapshot,
+    query: &Query<'_>,
+    client: Option<IpAddr>,
+    transport: Transport,
+    settings: &Settings,
+    verified: Option<&Verified>,
+    buf: &mut Vec<u8>,
+) -> Answer {
+    let qname = query.qname.as_bytes();
+    let zone = snapshot.zone(qname).filter(|zone| zone.is_authoritative());
+    let key = verified.map(|v| v.key.text.as_str());
+    let code = match zone {
+        // Not a zone apex of berth's: "not authoritative" (RFC 5936 §2.2.1),
+        // as BIND and Knot answer.
+        None => Some(Rcode::NOTAUTH),
+        Some(_) if !client.is_some_and(|ip| settings.allows(ip, key)) => Some(Rcode::REFUSED),
+        // AXFR has no UDP form (RFC 5936 §4.2); BIND answers FORMERR.
+        Some(_) if transport == Transport::Udp && query.ixfr_serial.is_none() => {
+            Some(Rcode::FORMERR)
+        }
+        Some(_) => None,
+    };
+    let signer = || verified.map(Signer::new);
+    let request = Request {
+        id: query.id,
+        flags: query.flags,
+        question: query.question,
+        qname,
+    };
+    let (Some(zone), None) = (zone, code) else {
+        let len = message::reply_with_rcode(query, buf, code.unwrap_or(Rcode::REFUSED), false);
+        buf.truncate(len);
+        if let Some(mut signer) = signer() {
+            signer.sign(buf, 0, &[]);
+        }
+        return Answer::Reply(buf.len());
+    };
+    let kind = match query.ixfr_serial {
+        Some(serial) => Kind::Ixfr { serial },
+        None => Kind::Axfr,
+    };
+    if transport == Transport::Udp {
+        *buf = soa_only(zone, &request, signer());
+        return Answer::Reply(buf.len());
+    }
+    let (messages, sent) = transfer(zone, &request, kind, signer());
+    tracing::info!(
+        zone = %crate::registry::name::to_text(qname),
+        client = ?client,
+        ?kind,
+        ?sent,
+        messages = messages.len(),
+        bytes = messages.iter().map(Vec::len).sum::<usize>(),
+        "transfer"
+    );
+    Answer::Messages(messages)
+}
+
 /// What the client asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Axfr,
     /// IXFR from the serial in the client's SOA (RFC 1995 §3).
-    Ixfr { serial: u32 },
+    Ixfr {
+        serial: u32,
+    },
 }
 
 /// The query a transfer answers: its ID and flags, the question as sent.
@@ -136,14 +212,14 @@ pub fn soa_only(zone: &Zone, request: &Request<'_>, signer: Option<Signer>) -> V
 /// The apex owner as published and its SOA record.
 fn apex_soa(zone: &Zone) -> Option<(&[u8], &[u8])> {
     let apex = zone.node(&zone.apex)?;
-    let soa = apex.get(TYPE_SOA)?.records().next()?;
+    let soa = apex.get(Rtype::SOA)?.records().next()?;
     Some((&apex.owner, soa))
 }
 
 fn full(out: &mut Messages<'_>, zone: &Zone, apex_owner: &[u8], soa: &[u8]) -> Sent {
     out.push(apex_owner, soa);
     for node in zone.nodes.values() {
-        for set in node.rrsets.iter().filter(|set| set.rtype != TYPE_SOA) {
+        for set in node.rrsets.iter().filter(|set| set.rtype != Rtype::SOA) {
             for record in set.records() {
                 out.push(&node.owner, record);
             }
@@ -231,12 +307,15 @@ impl<'q> Messages<'q> {
         let start = self.current.len();
         let known = (0..labels.count()).find_map(|i| {
             let at = labels.offset(i, owner);
-            self.names.get(&self.lowered[at..]).map(|&pointer| (i, at, pointer))
+            self.names
+                .get(&self.lowered[at..])
+                .map(|&pointer| (i, at, pointer))
         });
         let literal = match known {
             Some((i, at, pointer)) => {
                 self.current.extend_from_slice(&owner[..at]);
-                self.current.extend_from_slice(&(0xc000 | pointer).to_be_bytes());
+                self.current
+                    .extend_from_slice(&(0xc000 | pointer).to_be_bytes());
                 i
             }
             None => {
@@ -368,7 +447,11 @@ mod tests {
         for i in 0..50 {
             writer.apply(container(i));
         }
-        let first = writer.publish().zone(b"\x04apps\x05local\x00").unwrap().serial;
+        let first = writer
+            .publish()
+            .zone(b"\x04apps\x05local\x00")
+            .unwrap()
+            .serial;
         writer.apply(container(60));
         writer.apply(Change::Remove {
             source: SourceId::Docker,
@@ -388,12 +471,21 @@ mod tests {
         ];
         assert_eq!(records, expected);
 
-        let current = writer.publish().zone(b"\x04apps\x05local\x00").unwrap().serial;
+        let current = writer
+            .publish()
+            .zone(b"\x04apps\x05local\x00")
+            .unwrap()
+            .serial;
         let (messages, sent) = run(&mut writer, Kind::Ixfr { serial: current });
         assert_eq!(sent, Sent::UpToDate);
         assert_eq!(answers(&messages), vec![soa]);
 
-        let (_, sent) = run(&mut writer, Kind::Ixfr { serial: first - 1000 });
+        let (_, sent) = run(
+            &mut writer,
+            Kind::Ixfr {
+                serial: first - 1000,
+            },
+        );
         assert_eq!(sent, Sent::Full);
     }
 

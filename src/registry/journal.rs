@@ -10,8 +10,7 @@
 use std::sync::Arc;
 
 use super::snapshot::{Node, NodeMap};
-
-const TYPE_SOA: u16 = 6;
+use crate::iana::Rtype;
 
 /// One record as a transfer writes it: owner (case kept, uncompressed
 /// wire) and the bytes after it (TYPE, CLASS, TTL, RDLENGTH, RDATA).
@@ -100,7 +99,7 @@ impl Journal {
         let soa = |nodes: &NodeMap| {
             nodes
                 .get(apex)
-                .and_then(|n| n.get(TYPE_SOA))
+                .and_then(|n| n.get(Rtype::SOA))
                 .and_then(|set| set.records().next().map(Box::from))
         };
         let (Some(old_soa), Some(new_soa)) = (soa(before), soa(after)) else {
@@ -177,7 +176,7 @@ impl Journal {
 fn records_of(node: &Node) -> impl Iterator<Item = &[u8]> {
     node.rrsets
         .iter()
-        .filter(|set| set.rtype != TYPE_SOA)
+        .filter(|set| set.rtype != Rtype::SOA)
         .flat_map(|set| set.records())
 }
 
@@ -196,7 +195,9 @@ pub fn soa_serial(record: &[u8]) -> Option<u32> {
         }
     }
     let serial = rdata.get(at..at + 4)?;
-    Some(u32::from_be_bytes([serial[0], serial[1], serial[2], serial[3]]))
+    Some(u32::from_be_bytes([
+        serial[0], serial[1], serial[2], serial[3],
+    ]))
 }
 
 /// `a < b` in serial number arithmetic (RFC 1982).
@@ -247,7 +248,11 @@ mod tests {
 
     #[test]
     fn a_diff_holds_what_was_removed_and_added() {
-        let same = [("d.z.", "192.0.2.4"), ("e.z.", "192.0.2.5"), ("f.z.", "192.0.2.6")];
+        let same = [
+            ("d.z.", "192.0.2.4"),
+            ("e.z.", "192.0.2.5"),
+            ("f.z.", "192.0.2.6"),
+        ];
         let mut before = zone(10, &[("a.z.", "192.0.2.1"), ("b.z.", "192.0.2.2")]);
         let mut after = zone(11, &[("a.z.", "192.0.2.9"), ("c.z.", "192.0.2.3")]);
         for (host, ip) in same {
@@ -274,7 +279,10 @@ mod tests {
         };
         assert_eq!(owners(&diffs[0].removed), ["a.z.", "b.z."]);
         assert_eq!(owners(&diffs[0].added), ["a.z.", "c.z."]);
-        assert!(journal.since(11).is_none(), "up to date is not a journal question");
+        assert!(
+            journal.since(11).is_none(),
+            "up to date is not a journal question"
+        );
         assert!(journal.since(9).is_none());
     }
 

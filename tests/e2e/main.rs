@@ -15,6 +15,7 @@ mod malformed;
 mod oracle;
 mod resolvers;
 mod rfc;
+mod secondaries;
 mod serving;
 mod zone_confinement;
 mod zonefiles;

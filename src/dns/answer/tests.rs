@@ -57,6 +57,7 @@ fn publish(origin: &str, text: &str) -> Arc<Snapshot> {
     let mut entity = Entity::new("test.zone", records);
     entity.declares_zone = Some(origin);
     let mut writer = Writer::new(ZoneSettings {
+        ixfr_journal: 0,
         zones: Vec::new(),
         ttl: 60,
         ns_address: None,

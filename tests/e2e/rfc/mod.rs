@@ -7,15 +7,19 @@
 
 mod rfc1034;
 mod rfc1035;
+mod rfc1995;
+mod rfc1996;
 mod rfc2181;
 mod rfc2308;
 mod rfc2782;
 mod rfc3225;
 mod rfc3596;
 mod rfc4592;
+mod rfc5936;
 mod rfc6891;
 mod rfc7766;
 mod rfc8482;
+mod rfc8945;
 
 use std::time::Duration;
 

@@ -143,7 +143,7 @@ fn parse_edns(line: &str) -> Option<(u8, u16)> {
     Some((version, udp))
 }
 
-fn parse_rr(line: &str) -> Option<Rr> {
+pub fn parse_rr(line: &str) -> Option<Rr> {
     let mut fields = line.split_whitespace();
     let name = fields.next()?.to_ascii_lowercase();
     let ttl = fields.next()?.parse().ok()?;
