@@ -27,8 +27,11 @@ use super::wire::be16;
 use crate::iana::{Class, Rtype};
 
 const OPCODE_NOTIFY: u16 = 4 << 11;
-/// How long a burst of publishes is gathered before NOTIFYs go out.
-const COALESCE: Duration = Duration::from_millis(300);
+/// How long a burst of publishes is gathered before NOTIFYs go out: short
+/// enough that secondaries follow within a couple of seconds, long enough
+/// that a burst of container starts is a few NOTIFYs (BIND waits 5 s,
+/// its notify-delay).
+const COALESCE: Duration = Duration::from_secs(1);
 /// First wait for an answer; doubled after each silence. RFC 1996 §3.6
 /// suggests 60 s for the open Internet; secondaries of berth sit on the
 /// same host or LAN, where a lost datagram is better retried at once.

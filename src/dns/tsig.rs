@@ -316,11 +316,13 @@ impl Keyring {
 
     /// Checks the signature of `packet`, whose TSIG record is `tsig`
     /// (RFC 8945 §5.2): known key and algorithm, then the MAC, then the time.
-    pub fn verify(&self, packet: &[u8], tsig: &Tsig, now: u64) -> Result<Verified, Rejected> {
-        let reject = |error, key: Option<&Arc<Key>>| Rejected {
-            error,
-            tsig: tsig.clone(),
-            key: key.cloned(),
+    pub fn verify(&self, packet: &[u8], tsig: &Tsig, now: u64) -> Result<Verified, Box<Rejected>> {
+        let reject = |error, key: Option<&Arc<Key>>| {
+            Box::new(Rejected {
+                error,
+                tsig: tsig.clone(),
+                key: key.cloned(),
+            })
         };
         let Some(key) = self
             .keys

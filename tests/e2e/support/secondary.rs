@@ -57,13 +57,13 @@ pub fn named(port: u16, berth_port: u16, key_path: &str) -> Daemon {
          session-keyfile \"{d}/session.key\";\n  managed-keys-directory \"{d}\";\n  \
          listen-on port {port} {{ 127.0.0.1; }};\n  listen-on-v6 {{ none; }};\n  \
          recursion no;\n  dnssec-validation no;\n  answer-cookie no;\n}};\n\
-         controls {{ }};\nlogging {{ category xfer-in {{ default_stderr; }}; \
-         category notify {{ default_stderr; }}; }};\n\
+         controls {{ }};\n\
          include \"{snippet_path}\";\n"
     );
     let conf_path = write_file(dir.path(), "named.conf", &conf);
     let mut command = Command::new("named");
-    command.args(["-g", "-n", "1", "-c", &conf_path]);
+    // Debug level 3 makes named say which transfer it asked for (IXFR).
+    command.args(["-g", "-d", "3", "-n", "1", "-c", &conf_path]);
     let probe = raw::query(1, ".", Rtype::SOA);
     Daemon::launch("named", command, port, dir, &probe, |_| true)
         .unwrap_or_else(|log| panic!("named did not start; log:\n{log}"))
@@ -83,6 +83,7 @@ pub fn knot(port: u16, berth_port: u16) -> Daemon {
          template:\n  - id: default\n    storage: \"{d}\"\n\
          include: \"{snippet_path}\"\n"
     );
+    std::fs::create_dir_all(dir.path().join("db")).expect("knot's database directory");
     let conf_path = write_file(dir.path(), "knot.conf", &conf);
     let mut command = Command::new("knotd");
     command.args(["-c", &conf_path]);
