@@ -80,6 +80,8 @@ pub struct Config {
     pub upstream_timeout: Duration,
     /// In 1 KiB answers; 0: no cache.
     pub cache_size: usize,
+    /// Ceiling on forwarded TTLs (`--max-ttl`).
+    pub max_ttl: u32,
     pub allow_recursion: Vec<IpNet>,
     /// Secondaries: transfers, NOTIFY, TSIG keys, the IXFR journal.
     pub transfers: xfr::Settings,
@@ -112,6 +114,9 @@ impl Config {
         let upstreams = upstreams(&given.upstream, &listen)?;
         let upstream_timeout = upstream_timeout(given.upstream_timeout.as_deref())?;
         let cache_size = cache_size(given.cache_size)?;
+        let max_ttl = given
+            .max_ttl
+            .unwrap_or(crate::dns::forward::DEFAULT_MAX_TTL);
         let allow_recursion = allow_recursion(&given.allow_recursion)?;
         let transfers = transfers(&given)?;
         let http = http(given.http.as_deref())?;
@@ -128,6 +133,7 @@ impl Config {
             upstreams,
             upstream_timeout,
             cache_size,
+            max_ttl,
             allow_recursion,
             transfers,
             http,
@@ -174,6 +180,7 @@ fn over(cli: Cli, file: Cli) -> Cli {
         upstream_timeout,
         http,
         cache_size,
+        max_ttl,
         log_format,
     } = cli;
     let list = |flag: Vec<String>, file: Vec<String>| if flag.is_empty() { file } else { flag };
@@ -206,6 +213,7 @@ fn over(cli: Cli, file: Cli) -> Cli {
         upstream_timeout: upstream_timeout.or(file.upstream_timeout),
         http: http.or(file.http),
         cache_size: cache_size.or(file.cache_size),
+        max_ttl: max_ttl.or(file.max_ttl),
         log_format: log_format.or(file.log_format),
     }
 }
