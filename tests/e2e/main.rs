@@ -7,6 +7,7 @@ mod support;
 
 mod bench_smoke;
 mod cli;
+mod deploy;
 mod docker;
 mod forward_hygiene;
 mod forwarding;

@@ -133,6 +133,18 @@ impl Scope {
     }
 
     pub fn try_run(&self, name: &str, options: &[&str]) -> Result<String, String> {
+        self.run_image(name, options, &self.image.name, &SLEEP)
+    }
+
+    /// `docker run -d` of `image` as `name` with `command` (empty: the
+    /// image's own), labelled as this scope's; returns the container ID.
+    pub fn run_image(
+        &self,
+        name: &str,
+        options: &[&str],
+        image: &str,
+        command: &[&str],
+    ) -> Result<String, String> {
         let label = self.label();
         let mut args = vec![
             "run",
@@ -145,8 +157,8 @@ impl Scope {
             "KILL",
         ];
         args.extend_from_slice(options);
-        args.push(&self.image.name);
-        args.extend_from_slice(&SLEEP);
+        args.push(image);
+        args.extend_from_slice(command);
         docker(&args)
     }
 
