@@ -13,9 +13,11 @@ use crate::config::Config;
 use crate::dns::forward::Forwarder;
 use crate::dns::handler::Handler;
 use crate::dns::server;
+use crate::http::Window;
 use crate::registry::{self, ZoneSettings};
 use crate::sources::docker::DockerSource;
 use crate::sources::zonefile::ZoneDir;
+use crate::status::Status;
 
 /// Signals the binary turns into calls: reload (SIGHUP) and stop (SIGTERM).
 pub struct Signals<S> {
@@ -55,6 +57,7 @@ pub async fn run<S: Future<Output = ()>>(
         ixfr_journal: transfers.ixfr_journal,
     };
     let (registry, snapshot) = registry::spawn(settings).context("starting the registry")?;
+    let status = Arc::new(Status::default());
 
     // Bound before the zone files are read: a port in use is the first
     // thing said, and queries that arrive during the first reading wait in
@@ -66,7 +69,8 @@ pub async fn run<S: Future<Output = ()>>(
     let first_reading = match zone_dir {
         Some(dir) => {
             let zone_files = ZoneDir::new(dir.clone(), zones.clone(), ttl, zone_limits)
-                .with_context(|| format!("reading --zones {}", dir.display()))?;
+                .with_context(|| format!("reading --zones {}", dir.display()))?
+                .reporting_to(status.clone());
             let (reload_files, reloads) = std::sync::mpsc::channel();
             let reload = signals.reload.clone();
             tokio::spawn(async move {
@@ -90,7 +94,7 @@ pub async fn run<S: Future<Output = ()>>(
         None => tracing::info!("docker source off"),
         Some(settings) => {
             tracing::info!(url = %settings.endpoint, "docker source on");
-            let source = DockerSource::new(settings);
+            let source = DockerSource::new(settings, status.clone());
             tokio::spawn(source.run(registry.clone(), stop_sources.clone()));
         }
     }
@@ -119,9 +123,14 @@ pub async fn run<S: Future<Output = ()>>(
             .await
             .with_context(|| format!("binding --http {address}"))?;
         let address = listener.local_addr()?;
+        let window = Window {
+            snapshot: snapshot.clone(),
+            status,
+            forwarder: forwarder.clone(),
+        };
         tokio::spawn(crate::http::serve(
             listener,
-            snapshot.clone(),
+            Arc::new(window),
             http_shutdown.clone(),
         ));
         tracing::info!(%address, "http listening");

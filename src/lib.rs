@@ -19,7 +19,8 @@
 //!   talks to Docker.
 //! - [`iana`] is the one table of record types, classes and RCODEs that the
 //!   registry, the DNS layer and the tests share.
-//! - [`http`] shows the snapshot and the [`metrics`] to operators.
+//! - [`http`] shows the snapshot, the [`status`] of each source and the
+//!   [`metrics`] to operators.
 //! - [`cli`], [`config`] and [`app`] turn flags into a validated
 //!   [`config::Config`] and run everything.
 
@@ -36,3 +37,4 @@ pub mod iana;
 pub mod metrics;
 pub mod registry;
 pub mod sources;
+pub mod status;

@@ -1,9 +1,14 @@
-//! The operator's window: `/healthz`, `/metrics` (Prometheus text) and
-//! `/v1/records` (every record berth serves, as JSON). Reads snapshots only;
-//! nothing here can change what berth answers.
+//! The operator's window: `/` (a status page), `/healthz` (the process is
+//! up), `/readyz` (everything berth was asked to serve is in),
+//! `/metrics` (Prometheus text) and `/v1/records` (every record berth
+//! serves, as JSON). Reads snapshots and the status only; nothing here can
+//! change what berth answers.
+
+mod page;
 
 use std::convert::Infallible;
 use std::fmt::Write;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use hickory_proto::rr::Record as WireRecord;
@@ -16,12 +21,22 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::dns::forward::Forwarder;
 use crate::metrics;
 use crate::registry::name::to_text;
 use crate::registry::{Snapshot, SnapshotCell, ZoneKind};
+use crate::status::Status;
+
+/// What the endpoints show.
+pub struct Window {
+    pub snapshot: SnapshotCell,
+    pub status: Arc<Status>,
+    /// `None` with forwarding off.
+    pub forwarder: Option<Arc<Forwarder>>,
+}
 
 /// Serves HTTP on `listener` until `shutdown` is cancelled.
-pub async fn serve(listener: TcpListener, snapshot: SnapshotCell, shutdown: CancellationToken) {
+pub async fn serve(listener: TcpListener, window: Arc<Window>, shutdown: CancellationToken) {
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -33,11 +48,11 @@ pub async fn serve(listener: TcpListener, snapshot: SnapshotCell, shutdown: Canc
             },
             _ = shutdown.cancelled() => return,
         };
-        let snapshot = snapshot.clone();
+        let window = window.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
-                let snapshot = snapshot.clone();
-                async move { Ok::<_, Infallible>(route(&request, &snapshot.load())) }
+                let window = window.clone();
+                async move { Ok::<_, Infallible>(route(&request, &window)) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -46,7 +61,8 @@ pub async fn serve(listener: TcpListener, snapshot: SnapshotCell, shutdown: Canc
     }
 }
 
-fn route(request: &Request<Incoming>, snapshot: &Snapshot) -> Response<Full<Bytes>> {
+fn route(request: &Request<Incoming>, window: &Window) -> Response<Full<Bytes>> {
+    let snapshot = &window.snapshot.load();
     if request.method() != Method::GET {
         return reply(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -55,7 +71,20 @@ fn route(request: &Request<Incoming>, snapshot: &Snapshot) -> Response<Full<Byte
         );
     }
     match request.uri().path() {
+        "/" => reply(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            page::render(snapshot, &window.status.state(), upstreams(window)),
+        ),
         "/healthz" => reply(StatusCode::OK, "text/plain", "ok\n".into()),
+        "/readyz" => match window.status.readiness() {
+            Ok(()) => reply(StatusCode::OK, "text/plain", "ready\n".into()),
+            Err(reason) => reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                format!("{reason}\n"),
+            ),
+        },
         "/metrics" => reply(
             StatusCode::OK,
             "text/plain; version=0.0.4",
@@ -71,6 +100,14 @@ fn route(request: &Request<Incoming>, snapshot: &Snapshot) -> Response<Full<Byte
         },
         _ => reply(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
     }
+}
+
+fn upstreams(window: &Window) -> Vec<crate::dns::forward::UpstreamReport> {
+    window
+        .forwarder
+        .as_ref()
+        .map(|f| f.upstreams())
+        .unwrap_or_default()
 }
 
 fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {

@@ -13,6 +13,7 @@ mod forward_hygiene;
 mod forwarding;
 mod http;
 mod malformed;
+mod operator;
 mod oracle;
 mod resolvers;
 mod rfc;

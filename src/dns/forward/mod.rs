@@ -26,6 +26,7 @@
 
 mod cache;
 mod flight;
+mod health;
 mod stored;
 mod upstream;
 
@@ -38,6 +39,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use self::cache::{Cache, KeyRef};
 use self::flight::{Flights, Follower, Join, Leader};
+use self::health::UpstreamHealth;
+pub use self::health::UpstreamReport;
 pub use self::stored::DEFAULT_MAX_TTL;
 use self::stored::Stored;
 use super::message::{self, FLAG_CD, FLAG_RD, HEADER_LEN, MAX_UDP_PAYLOAD, Transport, size_limit};
@@ -52,7 +55,8 @@ use crate::metrics::{self, Event};
 pub const MAX_IN_FLIGHT: usize = 1024;
 
 pub struct Forwarder {
-    upstreams: Vec<SocketAddr>,
+    /// In the order given; each with its failing flag and counts.
+    upstreams: Vec<UpstreamHealth>,
     /// How long to wait for one upstream before trying the next.
     timeout: Duration,
     /// The upstream that answered last, tried first: a dead first upstream
@@ -97,7 +101,7 @@ impl Forwarder {
         slots: usize,
     ) -> Self {
         Forwarder {
-            upstreams,
+            upstreams: upstreams.into_iter().map(UpstreamHealth::new).collect(),
             timeout,
             preferred: AtomicUsize::new(0),
             cache: Cache::new(cache_size),
@@ -156,23 +160,29 @@ impl Forwarder {
         let count = self.upstreams.len();
         let first = self.preferred.load(Ordering::Relaxed);
         for index in (0..count).map(|i| (first + i) % count) {
-            let upstream = self.upstreams[index];
-            let answer = match upstream::exchange(upstream, query, self.timeout).await {
+            let upstream = &self.upstreams[index];
+            let answer = match upstream::exchange(upstream.address, query, self.timeout).await {
                 Ok(answer) => answer,
                 Err(error) => {
-                    tracing::debug!(%upstream, %error, "upstream failed");
+                    upstream.failed(&error);
                     continue;
                 }
             };
             match Stored::parse_capped(&answer, self.max_ttl) {
                 Ok(stored) => {
+                    upstream.answered();
                     self.preferred.store(index, Ordering::Relaxed);
                     return Some(stored);
                 }
-                Err(error) => tracing::debug!(%upstream, %error, "malformed upstream answer"),
+                Err(error) => upstream.malformed(&error),
             }
         }
         None
+    }
+
+    /// Each upstream's state and counts, in the order given.
+    pub fn upstreams(&self) -> Vec<UpstreamReport> {
+        self.upstreams.iter().map(UpstreamHealth::report).collect()
     }
 }
 

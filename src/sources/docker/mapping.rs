@@ -26,6 +26,8 @@ pub struct Mapped {
     pub entity: Option<Entity>,
     /// Names and labels that were ignored, with the reason.
     pub skipped: Vec<Skipped>,
+    /// Why `entity` is `None`, for the operator.
+    pub hidden: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,12 +56,19 @@ struct Registered {
 
 pub fn map(container: &Container, settings: &Settings) -> Mapped {
     let mut skipped = Vec::new();
-    if !enabled(container) || !served(container, settings) {
-        return Mapped::default();
+    let hidden = |why| Mapped {
+        hidden: Some(why),
+        ..Mapped::default()
+    };
+    if !enabled(container) {
+        return hidden("berth.enable=false");
+    }
+    if let Some(why) = not_served(container, settings) {
+        return hidden(why);
     }
     let addresses = addresses(container, &settings.addresses);
     if addresses.is_empty() {
-        return Mapped::default();
+        return hidden("no address on the network berth serves");
     }
     let canonical = Relative::single(&container.name);
     if canonical.is_none() {
@@ -93,6 +102,7 @@ pub fn map(container: &Container, settings: &Settings) -> Mapped {
     Mapped {
         entity: Some(Entity::new(container.id.clone(), unique(records))),
         skipped,
+        hidden: None,
     }
 }
 
@@ -218,13 +228,20 @@ fn enabled(container: &Container) -> bool {
     )
 }
 
-fn served(container: &Container, settings: &Settings) -> bool {
-    container.status == Status::Running
-        && match container.health {
-            Health::None | Health::Healthy => true,
-            Health::Starting => settings.serve_starting,
-            Health::Unhealthy => false,
-        }
+/// Why a container's state keeps it from being served, if it does.
+fn not_served(container: &Container, settings: &Settings) -> Option<&'static str> {
+    match container.status {
+        Status::Running => {}
+        Status::Paused => return Some("paused"),
+        Status::Restarting => return Some("restarting"),
+        Status::NotRunning => return Some("not running"),
+    }
+    match container.health {
+        Health::None | Health::Healthy => None,
+        Health::Starting if settings.serve_starting => None,
+        Health::Starting => Some("health: starting (served with --serve-starting)"),
+        Health::Unhealthy => Some("unhealthy"),
+    }
 }
 
 fn ttl(container: &Container, default: u32, skipped: &mut Vec<Skipped>) -> u32 {

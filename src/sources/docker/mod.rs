@@ -15,18 +15,22 @@
 mod container;
 mod mapping;
 mod naming;
+mod report;
 mod session;
 mod settings;
 mod since;
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
 use session::SessionError;
 pub use settings::{Addresses, Settings};
 
-use crate::registry::RegistryHandle;
+use crate::registry::{Entity, RegistryHandle};
+use crate::status::{Docker, Status};
 
 /// First wait after a failed session.
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -40,11 +44,31 @@ const HEALTHY_SESSION: Duration = Duration::from_secs(5);
 
 pub struct DockerSource {
     settings: Settings,
+    status: Arc<Status>,
 }
 
 impl DockerSource {
-    pub fn new(settings: Settings) -> Self {
-        DockerSource { settings }
+    pub fn new(settings: Settings, status: Arc<Status>) -> Self {
+        DockerSource { settings, status }
+    }
+
+    /// Notes that the daemon cannot be reached, keeping the time it first
+    /// could not be, and when berth last listed its containers.
+    fn unreachable(&self, reason: String) {
+        self.status.update(|state| {
+            let (since, last_sync) = match &state.docker {
+                Docker::Unreachable {
+                    since, last_sync, ..
+                } => (*since, *last_sync),
+                other => (SystemTime::now(), other.last_sync()),
+            };
+            state.docker = Docker::Unreachable {
+                endpoint: self.settings.endpoint.clone(),
+                since,
+                reason,
+                last_sync,
+            };
+        });
     }
 
     /// Follows the daemon until `shutdown` is cancelled or the registry
@@ -54,10 +78,18 @@ impl DockerSource {
         // The last failure logged, so that a daemon that stays away is
         // reported once, not on every retry.
         let mut reported: Option<String> = None;
+        // What each container is served under, kept across sessions so a
+        // resync logs only what changed while berth was away.
+        let mut served: HashMap<String, Entity> = HashMap::new();
+        self.status.update(|state| {
+            state.docker = Docker::Connecting {
+                endpoint: self.settings.endpoint.clone(),
+            }
+        });
         loop {
             let ended = tokio::select! {
                 () = shutdown.cancelled() => return,
-                ended = session::run(&self.settings, &registry) => ended,
+                ended = session::run(&self, &registry, &mut served) => ended,
             };
             if let SessionError::Registry(_) = ended.error {
                 return;
@@ -66,6 +98,7 @@ impl DockerSource {
                 delay = BACKOFF_MIN;
             }
             let reason = ended.error.to_string();
+            self.unreachable(reason.clone());
             if ended.live_for.is_some() {
                 tracing::warn!(%reason, "docker: lost the daemon; keeping the last records and reconnecting");
                 reported = None;

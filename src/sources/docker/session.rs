@@ -14,7 +14,7 @@
 //!    harmlessly: inspecting is idempotent.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bollard::errors::Error as ApiError;
 use bollard::models::{EventMessage, EventMessageTypeEnum};
@@ -26,8 +26,9 @@ use tokio::sync::mpsc;
 use super::container::{Container, is_container_id};
 use super::mapping;
 use super::settings::Settings;
-use super::since;
+use super::{DockerSource, report, since};
 use crate::registry::{Change, Entity, RegistryClosed, RegistryHandle, SourceId};
+use crate::status::{Docker as DockerState, Status};
 
 /// Seconds a request may wait for the daemon's response headers. Generous:
 /// a daemon starting hundreds of containers answers slowly, not never.
@@ -81,9 +82,15 @@ enum Found {
     Gone(String),
 }
 
-pub async fn run(settings: &Settings, registry: &RegistryHandle) -> Ended {
+/// One session of `source`. `served` is what each container ID is served
+/// under, as the registry has it; the session keeps it so.
+pub async fn run(
+    source: &DockerSource,
+    registry: &RegistryHandle,
+    served: &mut HashMap<String, Entity>,
+) -> Ended {
     let mut live_since = None;
-    let Err(error) = follow(settings, registry, &mut live_since).await;
+    let Err(error) = follow(source, registry, served, &mut live_since).await;
     Ended {
         live_for: live_since.map(|at: Instant| at.elapsed()),
         error,
@@ -92,10 +99,12 @@ pub async fn run(settings: &Settings, registry: &RegistryHandle) -> Ended {
 
 /// Runs the session; it only ever ends with the reason it ended.
 async fn follow(
-    settings: &Settings,
+    source: &DockerSource,
     registry: &RegistryHandle,
+    served: &mut HashMap<String, Entity>,
     live_since: &mut Option<Instant>,
 ) -> Result<std::convert::Infallible, SessionError> {
+    let DockerSource { settings, status } = source;
     let endpoint = settings.endpoint.as_str();
     let connect = |source| SessionError::Connect {
         endpoint: endpoint.to_string(),
@@ -115,8 +124,16 @@ async fn follow(
     let (queue, mut events) = mpsc::unbounded_channel();
     let reader = AbortOnDrop(tokio::spawn(read_events(docker.clone(), since, queue)));
 
-    let mut served = resync(&docker, settings, registry).await?;
+    resync(&docker, settings, registry, served, status).await?;
     *live_since = Some(Instant::now());
+    let now = SystemTime::now();
+    status.update(|state| {
+        state.docker = DockerState::Following {
+            endpoint: endpoint.to_string(),
+            since: now,
+            last_sync: now,
+        }
+    });
     tracing::info!(
         api = %docker.client_version(),
         containers = served.len(),
@@ -140,10 +157,13 @@ async fn follow(
         match result? {
             Found::Nothing => {}
             Found::Container(container) => {
-                update(&mut served, &container, settings, registry).await?;
+                update(served, &container, settings, registry, status).await?;
             }
             Found::Gone(id) => {
-                if served.remove(&id).is_some() {
+                let seen = status.update(|state| state.containers.remove(&id));
+                if let Some(before) = served.remove(&id) {
+                    let name = seen.map_or_else(|| id.clone(), |seen| seen.name);
+                    report::log_changes(&name, Some(&before), None);
                     registry
                         .send(Change::Remove {
                             source: SourceId::Docker,
@@ -251,12 +271,14 @@ async fn inspect(docker: &Docker, id: String) -> Result<Found, SessionError> {
 }
 
 /// Lists and inspects every running container and replaces this source's
-/// records with what they map to. Returns what is now served.
+/// records with what they map to; `served` becomes what is now served.
 async fn resync(
     docker: &Docker,
     settings: &Settings,
     registry: &RegistryHandle,
-) -> Result<HashMap<String, Entity>, SessionError> {
+    served: &mut HashMap<String, Entity>,
+    status: &Status,
+) -> Result<(), SessionError> {
     let listed = docker
         .list_containers(Some(ListContainersOptions {
             all: false,
@@ -275,24 +297,42 @@ async fn resync(
         .buffer_unordered(INSPECT_CONCURRENCY)
         .try_collect()
         .await?;
-    let mut served = HashMap::new();
+    let mut now_served = HashMap::new();
+    let mut seen = std::collections::BTreeMap::new();
     for found in found {
         let Found::Container(container) = found else {
             continue;
         };
         let mapped = mapping::map(&container, settings);
         report_skipped(&container, &mapped.skipped);
+        report::log_changes(
+            &container.name,
+            served.get(&container.id),
+            mapped.entity.as_ref(),
+        );
+        seen.insert(container.id.clone(), report::seen(&container, &mapped));
         if let Some(entity) = mapped.entity {
-            served.insert(container.id.clone(), entity);
+            now_served.insert(container.id.clone(), entity);
         }
     }
+    let before = status.update(|state| std::mem::replace(&mut state.containers, seen));
+    for (id, entity) in served
+        .iter()
+        .filter(|(id, _)| !now_served.contains_key(*id))
+    {
+        let name = before
+            .get(id)
+            .map_or(id.as_str(), |seen| seen.name.as_str());
+        report::log_changes(name, Some(entity), None);
+    }
+    *served = now_served;
     registry
         .send(Change::Replace {
             source: SourceId::Docker,
             entities: served.values().cloned().collect(),
         })
         .await?;
-    Ok(served)
+    Ok(())
 }
 
 /// Sends the container's new records, or its removal, when they differ from
@@ -303,10 +343,18 @@ async fn update(
     container: &Container,
     settings: &Settings,
     registry: &RegistryHandle,
+    status: &Status,
 ) -> Result<(), RegistryClosed> {
     let mapped = mapping::map(container, settings);
+    let seen = report::seen(container, &mapped);
+    status.update(|state| state.containers.insert(container.id.clone(), seen));
+    let before = served.get(&container.id);
+    if before == mapped.entity.as_ref() {
+        return Ok(());
+    }
+    report::log_changes(&container.name, before, mapped.entity.as_ref());
     let change = match mapped.entity {
-        Some(entity) if served.get(&container.id) != Some(&entity) => {
+        Some(entity) => {
             report_skipped(container, &mapped.skipped);
             served.insert(container.id.clone(), entity.clone());
             Change::Upsert {
@@ -314,11 +362,13 @@ async fn update(
                 entity,
             }
         }
-        None if served.remove(&container.id).is_some() => Change::Remove {
-            source: SourceId::Docker,
-            id: container.id.clone(),
-        },
-        _ => return Ok(()),
+        None => {
+            served.remove(&container.id);
+            Change::Remove {
+                source: SourceId::Docker,
+                id: container.id.clone(),
+            }
+        }
     };
     registry.send(change).await
 }

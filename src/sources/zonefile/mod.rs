@@ -15,6 +15,7 @@ mod reader;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ use confine::{Confinement, Fingerprint};
 use reader::{FilesRead, ReadError, read_zone};
 
 use crate::registry::{Change, Entity, Record, RegistryHandle, SourceId};
+use crate::status::{Status, ZoneFile};
 
 /// How often the files are checked for changes.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -65,6 +67,8 @@ pub struct ZoneDir {
     /// TTL for the PTR records derived from addresses in `--zone` files.
     ttl: u32,
     tracked: BTreeMap<PathBuf, Tracked>,
+    /// Where each file's last reading is shown to the operator.
+    status: Arc<Status>,
 }
 
 impl ZoneDir {
@@ -80,7 +84,15 @@ impl ZoneDir {
             configured,
             ttl,
             tracked: BTreeMap::new(),
+            status: Arc::default(),
         })
+    }
+
+    /// Shows each file's last reading in `status` (`/readyz`, the status
+    /// page).
+    pub fn reporting_to(mut self, status: Arc<Status>) -> Self {
+        self.status = status;
+        self
     }
 
     /// Reads files that changed since the last scan, or whose includes did
@@ -115,6 +127,7 @@ impl ZoneDir {
             match result {
                 Ok(loaded) => {
                     log_loaded(path, tracked.loaded.as_ref(), &loaded);
+                    report(&self.status, path, Ok(&loaded.entity));
                     if tracked.loaded.as_ref() != Some(&loaded) {
                         changes.push(Change::Upsert {
                             source: SourceId::ZoneFiles,
@@ -126,6 +139,7 @@ impl ZoneDir {
                 Err(error) => {
                     let kept = tracked.loaded.is_some();
                     tracing::error!(%error, kept_last_good = kept, "zone file rejected");
+                    report(&self.status, path, Err(error.to_string()));
                 }
             }
         }
@@ -136,6 +150,7 @@ impl ZoneDir {
             .cloned()
             .collect();
         for path in gone {
+            self.status.update(|state| state.zone_files.remove(&path));
             if let Some(loaded) = self.tracked.remove(&path).and_then(|t| t.loaded) {
                 tracing::warn!(file = %path.display(), withdrawn = loaded.written, "zone file removed; its records are no longer served");
                 changes.push(Change::Remove {
@@ -186,6 +201,27 @@ impl ZoneDir {
             })?;
         Ok(first_read)
     }
+}
+
+/// Shows a file's latest reading: the names it gives, or why it was
+/// rejected beside the names it still gives from its last good one.
+fn report(status: &Status, path: &Path, reading: Result<&Entity, String>) {
+    status.update(|state| {
+        let file = state.zone_files.entry(path.to_path_buf()).or_default();
+        match reading {
+            Ok(entity) => {
+                let mut names: Vec<String> =
+                    entity.records.iter().map(|r| r.name.to_ascii()).collect();
+                names.sort();
+                names.dedup();
+                *file = ZoneFile {
+                    names,
+                    rejected: None,
+                };
+            }
+            Err(reason) => file.rejected = Some(reason),
+        }
+    });
 }
 
 /// INFO for a load, WARN when a file that served records now has none or

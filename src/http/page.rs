@@ -1,0 +1,188 @@
+//! `/`: what berth serves and why, on one server-rendered page. Every
+//! value is escaped by maud's `html!` (a container name or label is
+//! hostile input); no script, one small stylesheet.
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use maud::{DOCTYPE, Markup, html};
+
+use super::{kind_name, records};
+use crate::dns::forward::UpstreamReport;
+use crate::registry::Snapshot;
+use crate::registry::name::to_text;
+use crate::status::{Docker, State, rfc3339};
+
+const STYLE: &str = "body{font-family:sans-serif;margin:1.5em;color:#222}\
+table{border-collapse:collapse;margin-bottom:1.5em}\
+td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}\
+th{background:#eee}.bad{color:#a00}.ok{color:#070}code{font-size:90%}";
+
+/// Owner name (lower case, no final dot) → where its records come from.
+fn origins(state: &State) -> HashMap<String, Vec<String>> {
+    let mut origins: HashMap<String, Vec<String>> = HashMap::new();
+    let key = |name: &str| name.trim_end_matches('.').to_ascii_lowercase();
+    for (id, seen) in &state.containers {
+        let short = id.get(..12).unwrap_or(id);
+        for name in &seen.names {
+            origins
+                .entry(key(name))
+                .or_default()
+                .push(format!("container {} ({short})", seen.name));
+        }
+    }
+    for (path, file) in &state.zone_files {
+        for name in &file.names {
+            origins
+                .entry(key(name))
+                .or_default()
+                .push(format!("file {}", path.display()));
+        }
+    }
+    origins
+}
+
+fn docker_state(docker: &Docker) -> Markup {
+    match docker {
+        Docker::Off => html! { "off (" code { "--docker off" } ")" },
+        Docker::Connecting { endpoint } => {
+            html! { span.bad { "connecting to " code { (endpoint) } "; first listing not done" } }
+        }
+        Docker::Following {
+            endpoint,
+            since,
+            last_sync,
+        } => html! {
+            span.ok { "following " code { (endpoint) } " since " (rfc3339(*since)) }
+            ", last listing " (rfc3339(*last_sync))
+        },
+        Docker::Unreachable {
+            endpoint,
+            since,
+            reason,
+            last_sync,
+        } => html! {
+            span.bad { code { (endpoint) } " unreachable since " (rfc3339(*since)) ": " (reason) }
+            @if let Some(at) = last_sync { "; serving the listing of " (rfc3339(*at)) }
+        },
+    }
+}
+
+pub fn render(snapshot: &Snapshot, state: &State, upstreams: Vec<UpstreamReport>) -> String {
+    let origins = origins(state);
+    let zones = records(snapshot);
+    let hidden: Vec<_> = state
+        .containers
+        .iter()
+        .filter(|(_, seen)| seen.hidden.is_some() || !seen.skipped.is_empty())
+        .collect();
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "berth" }
+                style { (STYLE) }
+            }
+            body {
+                h1 { "berth " (env!("CARGO_PKG_VERSION")) }
+                p { "As of " (rfc3339(SystemTime::now())) "." }
+
+                h2 { "Sources" }
+                table {
+                    tr { th { "Docker" } td { (docker_state(&state.docker)) } }
+                    @for (path, file) in &state.zone_files {
+                        tr {
+                            th { "zone file " code { (path.display()) } }
+                            td {
+                                @if let Some(reason) = &file.rejected {
+                                    span.bad { "rejected: " (reason) }
+                                    " (its last good records, if any, are served)"
+                                } @else {
+                                    span.ok { "loaded" } ", " (file.names.len()) " names"
+                                }
+                            }
+                        }
+                    }
+                }
+
+                h2 { "Upstreams" }
+                @if upstreams.is_empty() {
+                    p { "Forwarding is off: names outside the zones are refused." }
+                } @else {
+                    table.upstreams {
+                        tr { th { "upstream" } th { "state" } th { "queries" } th { "failures" } th { "timeouts" } th { "last error" } }
+                        @for upstream in &upstreams {
+                            tr {
+                                td { code { (upstream.address) } }
+                                td {
+                                    @if upstream.failing { span.bad { "failing" } } @else { span.ok { "answering" } }
+                                }
+                                td { (upstream.queries) }
+                                td { (upstream.failures) }
+                                td { (upstream.timeouts) }
+                                td {
+                                    @if let Some((at, error)) = &upstream.last_error {
+                                        (rfc3339(*at)) ": " (error)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+
+                h2 { "Containers seen but not (fully) served" }
+                @if hidden.is_empty() {
+                    p { "None." }
+                } @else {
+                    table.hidden {
+                        tr { th { "container" } th { "why" } }
+                        @for (id, seen) in &hidden {
+                            tr {
+                                td { (seen.name) " " code { (id.get(..12).unwrap_or(id)) } }
+                                td {
+                                    @if let Some(why) = &seen.hidden { (why) }
+                                    @for skipped in &seen.skipped { div { "skipped " (skipped) } }
+                                }
+                            }
+                        }
+                    }
+                }
+
+                h2 { "Zones" }
+                table {
+                    tr { th { "zone" } th { "kind" } th { "SOA serial" } th { "names" } }
+                    @for zone in &snapshot.zones {
+                        tr {
+                            td { code { (to_text(&zone.apex)) } }
+                            td { (kind_name(zone.kind)) }
+                            td { (zone.serial) }
+                            td { (zone.nodes.len()) }
+                        }
+                    }
+                }
+                @for zone in &zones {
+                    h3 { "Records in " code { (zone.zone) } }
+                    table.records {
+                        tr { th { "name" } th { "type" } th { "TTL" } th { "data" } th { "from" } }
+                        @for record in &zone.records {
+                            tr {
+                                td { code { (record.name) } }
+                                td { (record.rtype) }
+                                td { (record.ttl) }
+                                td { code { (record.data) } }
+                                td {
+                                    @match origins.get(&record.name.trim_end_matches('.').to_ascii_lowercase()) {
+                                        Some(from) => { @for origin in from { div { (origin) } } },
+                                        None => "berth (flags and zone apex)",
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page.into_string()
+}

@@ -1,0 +1,173 @@
+//! What berth is doing, for the people running it: whether Docker is
+//! followed (and since when, or why not), every zone file's last reading,
+//! and every container seen with what it got. The sources write it when
+//! something changes; `/readyz` and the status page read it. Never on the
+//! query path: a lock here is taken by a source or an HTTP request only.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+use std::time::SystemTime;
+
+/// Shared by the sources (writers) and the HTTP endpoints (readers).
+#[derive(Debug, Default)]
+pub struct Status {
+    state: Mutex<State>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    pub docker: Docker,
+    /// By path: the files under `--zones` as last read.
+    pub zone_files: BTreeMap<PathBuf, ZoneFile>,
+    /// By container ID: every container the Docker source knows of.
+    pub containers: BTreeMap<String, Seen>,
+}
+
+/// The Docker source, as the operator needs to know it.
+#[derive(Clone, Debug, Default)]
+pub enum Docker {
+    /// `--docker off`.
+    #[default]
+    Off,
+    /// Started; the first listing is not in yet.
+    Connecting { endpoint: String },
+    /// Listed, and following the event stream.
+    Following {
+        endpoint: String,
+        since: SystemTime,
+        last_sync: SystemTime,
+    },
+    /// Cannot reach the daemon: the last records stay served.
+    Unreachable {
+        endpoint: String,
+        since: SystemTime,
+        reason: String,
+        /// When the last listing was applied, if ever.
+        last_sync: Option<SystemTime>,
+    },
+}
+
+impl Docker {
+    pub fn last_sync(&self) -> Option<SystemTime> {
+        match self {
+            Docker::Following { last_sync, .. } => Some(*last_sync),
+            Docker::Unreachable { last_sync, .. } => *last_sync,
+            Docker::Off | Docker::Connecting { .. } => None,
+        }
+    }
+}
+
+/// One master file's last reading.
+#[derive(Clone, Debug, Default)]
+pub struct ZoneFile {
+    /// The names its last good reading gave, for the status page.
+    pub names: Vec<String>,
+    /// Set while the file on disk fails to load (its last good records, if
+    /// any, are still served).
+    pub rejected: Option<String>,
+}
+
+/// One container the Docker source saw.
+#[derive(Clone, Debug, Default)]
+pub struct Seen {
+    /// Its Docker name, without the leading `/`.
+    pub name: String,
+    /// The names it is served under; empty when hidden.
+    pub names: Vec<String>,
+    /// Why it is not served (`unhealthy`, `berth.enable=false`, …).
+    pub hidden: Option<String>,
+    /// Names and labels that could not be served, with the reason.
+    pub skipped: Vec<String>,
+}
+
+impl Status {
+    /// A copy of the whole state, for a page or a probe to render at leisure.
+    pub fn state(&self) -> State {
+        self.lock().clone()
+    }
+
+    /// Runs `change` on the state. Writers only; keep it short.
+    pub fn update<T>(&self, change: impl FnOnce(&mut State) -> T) -> T {
+        change(&mut self.lock())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A writer that panicked left whole values behind: keep going.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `Ok` once berth serves everything it was asked to: the first Docker
+    /// listing is in (or Docker is off), the daemon is reachable, and every
+    /// zone file loaded. Otherwise the first reason, in one line.
+    pub fn readiness(&self) -> Result<(), String> {
+        let state = self.lock();
+        match &state.docker {
+            Docker::Off | Docker::Following { .. } => {}
+            Docker::Connecting { endpoint } => {
+                return Err(format!(
+                    "docker: first listing from {endpoint} not done yet"
+                ));
+            }
+            Docker::Unreachable {
+                endpoint,
+                since,
+                reason,
+                ..
+            } => {
+                return Err(format!(
+                    "docker: {endpoint} unreachable since {}: {reason}",
+                    rfc3339(*since)
+                ));
+            }
+        }
+        for (path, file) in &state.zone_files {
+            if let Some(reason) = &file.rejected {
+                return Err(format!("zone file {} rejected: {reason}", path.display()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `2026-12-02T10:22:48Z`: UTC, to the second.
+pub fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_when_docker_synced_and_files_loaded() {
+        let status = Status::default();
+        assert_eq!(status.readiness(), Ok(()));
+        status.update(|s| {
+            s.docker = Docker::Connecting {
+                endpoint: "unix:///x".into(),
+            }
+        });
+        assert!(status.readiness().unwrap_err().contains("first listing"));
+        let now = SystemTime::now();
+        status.update(|s| {
+            s.docker = Docker::Following {
+                endpoint: "unix:///x".into(),
+                since: now,
+                last_sync: now,
+            }
+        });
+        assert_eq!(status.readiness(), Ok(()));
+        status.update(|s| {
+            s.zone_files.insert(
+                "z/a.zone".into(),
+                ZoneFile {
+                    names: vec![],
+                    rejected: Some("z/a.zone:3: bad".into()),
+                },
+            )
+        });
+        let reason = status.readiness().unwrap_err();
+        assert!(reason.contains("z/a.zone rejected"), "{reason}");
+    }
+}
