@@ -64,6 +64,10 @@ fn follows_berth(start: impl Fn(u16, u16, &str) -> Daemon, ixfr_in_log: &str) {
     assert!(wait_until(|| serial(at, "apps.local") == Some(before)));
 
     drop(berth);
+    // The serial rule is max(serial + 1, unix time), kept in memory only
+    // (README): a restart continues upward once the clock has passed the
+    // last serial served, which a restart within that same second has not.
+    assert!(wait_until(|| unix_now() > u64::from(before)));
     assert_eq!(addresses(at, "fresh.apps.local"), ["192.0.2.50"]);
     assert_eq!(addresses(at, "gateway.apps.local"), ["192.0.2.1"]);
 
@@ -192,4 +196,10 @@ fn bind_loads_a_zone_of_100000_names() {
         started.elapsed()
     );
     let _ = berth;
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
