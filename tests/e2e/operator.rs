@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::http::get;
 use crate::support::docker::{Scope, endpoint, require_docker};
+use crate::support::http_get as get;
 use crate::support::{Berth, DEADLINE, free_port, peers, require, wait_until, write_file};
 
 /// Polls `/readyz` until its status is `status`; returns its body.

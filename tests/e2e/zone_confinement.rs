@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::http::get;
+use crate::support::http_get as get;
 use crate::support::{Berth, require, signal, wait_until};
 
 const GOOD: &str = "$TTL 60\nweb IN A 192.0.2.1\n";
