@@ -6,7 +6,7 @@
 use crate::iana::Rcode;
 
 use super::response::Response;
-use super::wire::{Malformed, Query};
+use super::wire::{Malformed, OPCODE_QUERY, Query, opcode};
 
 pub const HEADER_LEN: usize = 12;
 
@@ -77,6 +77,13 @@ pub fn reply_to_malformed(malformed: Malformed, buf: &mut Vec<u8>) -> Option<usi
         Malformed::Drop => return None,
         Malformed::FormErr { id, flags } => (id, flags, Rcode::FORMERR),
         Malformed::NotImp { id, flags } => (id, flags, Rcode::NOTIMP),
+    };
+    // RD and CD mean something in a query only (RFC 1035 §4.1.1, RFC 4035
+    // §3.2.2); another opcode's reply carries its opcode alone, as BIND's.
+    let flags = if opcode(flags) == OPCODE_QUERY {
+        flags
+    } else {
+        flags & OPCODE_MASK
     };
     let mut response = Response::new(buf, id, flags, &[], usize::MAX);
     response.set_rcode(code);

@@ -90,6 +90,11 @@ impl OwnedQuery {
     }
 }
 
+/// Opcodes (RFC 1035 §4.1.1, RFC 1996, RFC 2136).
+pub const OPCODE_QUERY: u8 = 0;
+pub const OPCODE_NOTIFY: u8 = 4;
+pub const OPCODE_UPDATE: u8 = 5;
+
 pub fn opcode(flags: u16) -> u8 {
     ((flags & OPCODE_MASK) >> 11) as u8
 }
@@ -132,12 +137,19 @@ pub fn parse_query(packet: &[u8]) -> Result<Query<'_>, Malformed> {
     if packet.len() < HEADER_LEN || flags & FLAG_QR != 0 {
         return Err(Malformed::Drop);
     }
-    if opcode(flags) != 0 {
-        return Err(Malformed::NotImp { id, flags });
-    }
-    let formerr = Malformed::FormErr { id, flags };
     let count = |at| be16(packet, at).unwrap_or(0);
     let (qdcount, ancount, nscount, arcount) = (count(4), count(6), count(8), count(10));
+    match opcode(flags) {
+        OPCODE_QUERY => {}
+        // A NOTIFY or UPDATE names exactly one zone in its question (RFC
+        // 1996 §3.7, RFC 2136 §3.1.1): without one it is malformed before
+        // it is unimplemented, as BIND and Knot answer.
+        OPCODE_NOTIFY | OPCODE_UPDATE if qdcount != 1 => {
+            return Err(Malformed::FormErr { id, flags });
+        }
+        _ => return Err(Malformed::NotImp { id, flags }),
+    }
+    let formerr = Malformed::FormErr { id, flags };
     if qdcount != 1 || ancount != 0 || nscount > 1 {
         return Err(formerr);
     }
@@ -463,5 +475,24 @@ mod tests {
             parse_query(&packet),
             Err(Malformed::NotImp { .. })
         ));
+        packet[2] = 0x10; // opcode 2, STATUS
+        assert!(matches!(
+            parse_query(&packet),
+            Err(Malformed::NotImp { .. })
+        ));
+    }
+
+    #[test]
+    fn notify_and_update_without_a_question_are_malformed() {
+        for opcode in [OPCODE_NOTIFY, OPCODE_UPDATE] {
+            let mut packet = query(b"\x00", 1, &[], 0);
+            packet[2] = opcode << 3;
+            packet[4..6].copy_from_slice(&[0, 0]);
+            packet.truncate(HEADER_LEN);
+            assert!(matches!(
+                parse_query(&packet),
+                Err(Malformed::FormErr { .. })
+            ));
+        }
     }
 }

@@ -4,8 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
+use berth::dns::message::FLAG_CD;
+use berth::iana::Rtype;
+
 use crate::support::dig::{self, Answer, Rr};
 use crate::support::named::Named;
+use crate::support::raw::{Query, udp_exchange};
 use crate::support::{Berth, require};
 
 fn data_dir() -> PathBuf {
@@ -201,4 +207,36 @@ fn berth_answers_as_bind_does() {
         QUERIES.len(),
         mismatches.join("\n")
     );
+}
+
+/// Opcodes berth does not implement (RFC 1035 §4.1.1): NOTIMP with the
+/// opcode echoed and only QR set — RD and CD belong to queries, and BIND
+/// clears them — and a NOTIFY (RFC 1996 §3.7) or UPDATE (RFC 2136 §3.1.1)
+/// without the one question naming its zone is FORMERR. The replies are
+/// compared byte for byte with BIND's.
+#[test]
+fn other_opcodes_are_answered_as_bind_does() {
+    if !require("named") {
+        return;
+    }
+    let data = data_dir();
+    let file = data.join("oracle.test.zone").display().to_string();
+    let named = Named::start(&[("oracle.test", &file)]);
+    let berth = Berth::start(&["--zones", data.to_str().unwrap(), "--zone", "berth.invalid"]);
+    let wait = Duration::from_secs(5);
+    // IQUERY, STATUS, unassigned 3, DSO (RFC 8490, TCP only) and 15, with
+    // a question; NOTIFY and UPDATE without one.
+    let cases = [(1u8, 1u16), (2, 1), (3, 1), (6, 1), (15, 1), (4, 0), (5, 0)];
+    for (opcode, qdcount) in cases {
+        let packet = Query::new(0x4100 + u16::from(opcode), "web.oracle.test", Rtype::A)
+            .opcode(opcode)
+            .flags(FLAG_CD)
+            .questions(qdcount)
+            .bytes();
+        let expected = udp_exchange(named.addr, &packet, wait)
+            .unwrap_or_else(|| panic!("named: no reply to opcode {opcode}"));
+        let got = udp_exchange(berth.addr, &packet, wait)
+            .unwrap_or_else(|| panic!("berth: no reply to opcode {opcode}"));
+        assert_eq!(got, expected, "opcode {opcode}, QDCOUNT {qdcount}");
+    }
 }

@@ -63,6 +63,12 @@ impl Query {
         self
     }
 
+    /// Sets these header flags beside the ones already set (RD).
+    pub fn flags(mut self, flags: u16) -> Query {
+        self.flags |= flags;
+        self
+    }
+
     /// Sets QR: the packet claims to be a response.
     pub fn response(mut self) -> Query {
         self.flags |= FLAG_QR;
