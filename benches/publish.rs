@@ -10,7 +10,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use berth::registry::{Change, Entity, Record, SourceId, Writer, ZoneSettings};
+use berth::registry::{Change, Entity, NameServer, Record, SourceId, Writer, ZoneSettings};
 use hickory_proto::rr::Name;
 
 /// Upserts timed at each size; the median and the worst are printed.
@@ -38,7 +38,8 @@ fn measure(containers: usize) {
     let mut writer = Writer::new(ZoneSettings {
         zones: vec![zone.clone()],
         ttl: 5,
-        ns_address: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        soa_minimum: 5,
+        name_servers: NameServer::usual(Some(IpAddr::V4(Ipv4Addr::LOCALHOST))),
         wildcard_target: None,
         ixfr_journal: 100,
     });

@@ -36,7 +36,8 @@ pub async fn run<S: Future<Output = ()>>(
         zone_dir,
         zone_limits,
         ttl,
-        ns_address,
+        soa_minimum,
+        name_servers,
         wildcard_target,
         docker,
         upstreams,
@@ -52,7 +53,8 @@ pub async fn run<S: Future<Output = ()>>(
     let settings = ZoneSettings {
         zones: zones.clone(),
         ttl,
-        ns_address,
+        soa_minimum,
+        name_servers,
         wildcard_target,
         ixfr_journal: transfers.ixfr_journal,
     };

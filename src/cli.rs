@@ -60,12 +60,23 @@ pub struct Cli {
     )]
     pub max_zone_size: Option<String>,
 
-    /// TTL of generated records, and the SOA minimum (the negative TTL).
-    /// [default: 5]
+    /// TTL of generated records. [default: 5]
     #[arg(long, env = "BERTH_TTL", value_name = "SECONDS")]
     pub ttl: Option<u32>,
 
-    /// Address of ns.<zone>, the host the zone's NS record names.
+    /// The SOA minimum: how long resolvers cache NXDOMAIN and NODATA
+    /// (RFC 2308). [default: 5]
+    #[arg(long, env = "BERTH_SOA_MINIMUM", value_name = "SECONDS")]
+    pub soa_minimum: Option<u32>,
+
+    /// A name server of every zone, NAME=IP: relative names (ns1) are placed
+    /// in each zone with that address; repeatable; the first is the SOA
+    /// MNAME. [default: ns=<--ns-address>]
+    #[arg(long, env = "BERTH_NS", value_name = "NAME=IP", value_delimiter = ',')]
+    pub ns: Vec<String>,
+
+    /// Address of ns.<zone>, the host the zone's NS record names, when no
+    /// --ns is given.
     /// [default: the first --listen address, unless it is a wildcard]
     #[arg(long, env = "BERTH_NS_ADDRESS", value_name = "IP")]
     pub ns_address: Option<String>,

@@ -19,6 +19,7 @@ use crate::cli::Cli;
 use crate::dns::notify;
 use crate::dns::tsig::{Key, Keyring};
 use crate::dns::xfr::{self, Rule};
+use crate::registry::NameServer;
 use crate::sources::{docker, zonefile};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:1053";
@@ -71,7 +72,10 @@ pub struct Config {
     /// How much a zone's files may hold.
     pub zone_limits: zonefile::Limits,
     pub ttl: u32,
-    pub ns_address: Option<IpAddr>,
+    /// The negative-caching TTL (`--soa-minimum`).
+    pub soa_minimum: u32,
+    /// `--ns`, else `ns.<zone>` at `--ns-address`.
+    pub name_servers: Vec<NameServer>,
     pub wildcard_target: Option<IpAddr>,
     /// None: the docker source is off (`--docker off`).
     pub docker: Option<docker::Settings>,
@@ -107,10 +111,11 @@ impl Config {
         let zones = zones(&given.zone)?;
         let zone_dir = zone_dir(given.zones.as_deref())?;
         let zone_limits = zone_limits(&given)?;
-        let ttl = ttl(given.ttl)?;
-        let ns_address = ns_address(given.ns_address.as_deref(), &listen)?;
+        let ttl = seconds("ttl", given.ttl.unwrap_or(DEFAULT_TTL))?;
+        let soa_minimum = seconds("soa-minimum", given.soa_minimum.unwrap_or(DEFAULT_TTL))?;
+        let name_servers = name_servers(&given.ns, given.ns_address.as_deref(), &listen)?;
         let wildcard_target = wildcard_target(given.wildcard_target.as_deref())?;
-        let docker = docker(&given, &zones, ttl)?;
+        let docker = docker(&given, &zones, ttl, &name_servers)?;
         let upstreams = upstreams(&given.upstream, &listen)?;
         let upstream_timeout = upstream_timeout(given.upstream_timeout.as_deref())?;
         let cache_size = cache_size(given.cache_size)?;
@@ -127,7 +132,8 @@ impl Config {
             zone_dir,
             zone_limits,
             ttl,
-            ns_address,
+            soa_minimum,
+            name_servers,
             wildcard_target,
             docker,
             upstreams,
@@ -163,6 +169,8 @@ fn over(cli: Cli, file: Cli) -> Cli {
         max_zone_file_size,
         max_zone_size,
         ttl,
+        soa_minimum,
+        ns,
         ns_address,
         wildcard_target,
         docker,
@@ -192,6 +200,8 @@ fn over(cli: Cli, file: Cli) -> Cli {
         max_zone_file_size: max_zone_file_size.or(file.max_zone_file_size),
         max_zone_size: max_zone_size.or(file.max_zone_size),
         ttl: ttl.or(file.ttl),
+        soa_minimum: soa_minimum.or(file.soa_minimum),
+        ns: list(ns, file.ns),
         ns_address: ns_address.or(file.ns_address),
         wildcard_target: wildcard_target.or(file.wildcard_target),
         docker: docker.or(file.docker),
@@ -292,25 +302,60 @@ fn zone_dir(given: Option<&Path>) -> Result<Option<PathBuf>, ConfigError> {
     }
 }
 
-/// `--ttl`.
-fn ttl(given: Option<u32>) -> Result<u32, ConfigError> {
-    let ttl = given.unwrap_or(DEFAULT_TTL);
+/// `--ttl` and `--soa-minimum`.
+fn seconds(flag: &'static str, ttl: u32) -> Result<u32, ConfigError> {
     if ttl > i32::MAX as u32 {
-        return Err(invalid("ttl", "must be at most 2147483647 (RFC 2181 §8)"));
+        return Err(invalid(flag, "must be at most 2147483647 (RFC 2181 §8)"));
     }
     Ok(ttl)
 }
 
-/// `--ns-address`, else the first address berth listens on that is not a
-/// wildcard.
-fn ns_address(given: Option<&str>, listen: &[SocketAddr]) -> Result<Option<IpAddr>, ConfigError> {
-    match given {
-        Some(text) => parse_one("ns-address", text, "an IP address", parse_ip).map(Some),
-        None => Ok(listen
-            .iter()
-            .map(|a| a.ip())
-            .find(|ip| !ip.is_unspecified())),
+/// `--ns NAME=IP`, each in the order given; without any, `ns.<zone>` at
+/// `--ns-address`, else at the first address berth listens on that is not
+/// a wildcard.
+fn name_servers(
+    given: &[String],
+    ns_address: Option<&str>,
+    listen: &[SocketAddr],
+) -> Result<Vec<NameServer>, ConfigError> {
+    if given.is_empty() {
+        let address = match ns_address {
+            Some(text) => Some(parse_one("ns-address", text, "an IP address", parse_ip)?),
+            None => listen
+                .iter()
+                .map(|a| a.ip())
+                .find(|ip| !ip.is_unspecified()),
+        };
+        return Ok(NameServer::usual(address));
     }
+    if ns_address.is_some() {
+        return Err(invalid("ns-address", "only used without --ns"));
+    }
+    given.iter().map(|text| name_server(text)).collect()
+}
+
+/// One `--ns`: `NAME=IP`, or an absolute `NAME.` outside berth's zones
+/// alone (its address is not berth's to give).
+fn name_server(text: &str) -> Result<NameServer, ConfigError> {
+    let bad = |reason: &str| invalid("ns", format!("{text:?}: {reason}"));
+    let (name, address) = match text.split_once('=') {
+        Some((name, ip)) => {
+            let ip = parse_ip(ip.trim()).ok_or_else(|| bad("not NAME=IP"))?;
+            (name.trim(), Some(ip))
+        }
+        None => (text.trim(), None),
+    };
+    let parsed = Name::from_ascii(name).map_err(|e| bad(&e.to_string()))?;
+    if parsed.is_empty() || parsed.iter().any(|label| label == b"*") {
+        return Err(bad("not a name server's name"));
+    }
+    if address.is_none() && !parsed.is_fqdn() {
+        return Err(bad("a name inside the zones needs its address: NAME=IP"));
+    }
+    Ok(NameServer {
+        name: parsed.to_lowercase(),
+        address,
+    })
 }
 
 /// `--wildcard-target`.
@@ -323,7 +368,12 @@ fn wildcard_target(given: Option<&str>) -> Result<Option<IpAddr>, ConfigError> {
 /// The docker source's flags: `--docker`, `--address`, `--network`,
 /// `--host-ip` and `--serve-starting`. All are checked even with
 /// `--docker off`, so a mistake shows before the source is turned on.
-fn docker(given: &Cli, zones: &[Name], ttl: u32) -> Result<Option<docker::Settings>, ConfigError> {
+fn docker(
+    given: &Cli,
+    zones: &[Name],
+    ttl: u32,
+    name_servers: &[NameServer],
+) -> Result<Option<docker::Settings>, ConfigError> {
     let endpoint = docker_endpoint(given.docker.as_deref())?;
     let addresses = addresses(
         given.address.as_deref(),
@@ -336,9 +386,17 @@ fn docker(given: &Cli, zones: &[Name], ttl: u32) -> Result<Option<docker::Settin
         let text = zone.to_ascii().to_ascii_lowercase();
         !(text.ends_with("in-addr.arpa.") || text.ends_with("ip6.arpa."))
     };
+    let zones: Vec<Name> = zones.iter().filter(forward).cloned().collect();
+    // The zones' own name servers are berth's configuration, never a
+    // container's to answer for.
+    let reserved = zones
+        .iter()
+        .flat_map(|zone| name_servers.iter().filter_map(|ns| ns.in_zone(zone)))
+        .collect();
     Ok(endpoint.map(|endpoint| docker::Settings {
         endpoint,
-        zones: zones.iter().filter(forward).cloned().collect(),
+        zones,
+        reserved,
         ttl,
         addresses,
         serve_starting: given.serve_starting,
@@ -727,9 +785,42 @@ mod tests {
         assert_eq!(config.listen, vec!["127.0.0.1:1053".parse().unwrap()]);
         assert_eq!(config.zones[0].to_ascii(), "apps.local.");
         assert_eq!(config.ttl, 5);
-        assert_eq!(config.ns_address, Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(config.soa_minimum, 5);
+        assert_eq!(
+            config.name_servers,
+            NameServer::usual(Some("127.0.0.1".parse().unwrap()))
+        );
         assert!(config.upstreams.is_empty());
         assert_eq!(config.cache_size, DEFAULT_CACHE_SIZE);
+    }
+
+    #[test]
+    fn name_servers_in_the_order_given() {
+        let args = [
+            "--ns",
+            "NS1=192.0.2.1",
+            "--ns",
+            "ns2=2001:db8::2",
+            "--ns",
+            "ns.example.net.",
+            "--soa-minimum",
+            "300",
+        ];
+        let config = resolve(&args).unwrap();
+        let names: Vec<String> = config
+            .name_servers
+            .iter()
+            .map(|ns| format!("{}={:?}", ns.name, ns.address))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "ns1=Some(192.0.2.1)",
+                "ns2=Some(2001:db8::2)",
+                "ns.example.net.=None"
+            ]
+        );
+        assert_eq!((config.ttl, config.soa_minimum), (5, 300));
     }
 
     #[test]
@@ -751,6 +842,14 @@ mod tests {
         assert!(message(&["--listen", "nowhere"]).starts_with("--listen:"));
         assert!(message(&["--zone", "a..b"]).starts_with("--zone:"));
         assert!(message(&["--ns-address", "x"]).starts_with("--ns-address:"));
+        assert!(message(&["--soa-minimum", "3000000000"]).starts_with("--soa-minimum:"));
+        assert!(message(&["--ns", "ns1"]).starts_with("--ns:"));
+        assert!(message(&["--ns", "ns1=nowhere"]).starts_with("--ns:"));
+        assert!(message(&["--ns", "*.x=192.0.2.1"]).starts_with("--ns:"));
+        assert!(
+            message(&["--ns", "a=192.0.2.1", "--ns-address", "192.0.2.2"])
+                .starts_with("--ns-address:")
+        );
         assert!(message(&["--docker", "ftp://x"]).starts_with("--docker:"));
         assert!(
             message(&["--upstream", "off", "--upstream", "1.1.1.1"]).starts_with("--upstream:")

@@ -400,7 +400,8 @@ mod tests {
             ixfr_journal: 0,
             zones: vec![name("apps.test.")],
             ttl: 60,
-            ns_address: None,
+            soa_minimum: 60,
+            name_servers: crate::registry::NameServer::usual(None),
             wildcard_target: None,
         };
         let web = Record::address(name("web.apps.test."), 60, "192.0.2.7".parse().unwrap());

@@ -368,7 +368,8 @@ mod tests {
         Writer::new(ZoneSettings {
             zones: vec![name("apps.local.")],
             ttl: 5,
-            ns_address: Some("127.0.0.1".parse().unwrap()),
+            soa_minimum: 5,
+            name_servers: crate::registry::NameServer::usual(Some("127.0.0.1".parse().unwrap())),
             wildcard_target: None,
             ixfr_journal: 10,
         })

@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub use record::{Change, Entity, Record, SourceId};
 pub use snapshot::{Node, RRset, Snapshot, Zone, ZoneKind};
-pub use writer::{Writer, ZoneSettings};
+pub use writer::{NameServer, Writer, ZoneSettings};
 
 /// Read side: the current snapshot, loadable from any thread without locks.
 pub type SnapshotCell = Arc<ArcSwap<Snapshot>>;

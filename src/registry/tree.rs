@@ -126,25 +126,24 @@ impl ZoneTree {
         }
     }
 
-    /// The SOA berth writes for a zone it is configured for: `ns.<zone>`,
-    /// `hostmaster.<zone>`, this zone's serial, and `ttl` as both its TTL
-    /// and the negative-caching minimum.
-    pub(super) fn soa(&self, ttl: u32) -> Record {
-        let child = |label: &str| {
-            Name::from_ascii(label)
-                .and_then(|n| n.append_domain(&self.apex))
-                .unwrap_or_else(|_| self.apex.clone())
-        };
+    /// The SOA berth writes for a zone it is configured for: `mname`,
+    /// `hostmaster.<zone>`, this zone's serial, and `minimum` as both its
+    /// TTL and the negative-caching minimum: a resolver caches a negative
+    /// answer for the lesser of the two (RFC 2308 §5).
+    pub(super) fn soa(&self, mname: Name, minimum: u32) -> Record {
+        let hostmaster = Name::from_ascii("hostmaster")
+            .and_then(|n| n.append_domain(&self.apex))
+            .unwrap_or_else(|_| self.apex.clone());
         let soa = SOA::new(
-            child("ns"),
-            child("hostmaster"),
+            mname,
+            hostmaster,
             self.serial,
             SOA_REFRESH,
             SOA_RETRY,
             SOA_EXPIRE,
-            ttl,
+            minimum,
         );
-        Record::new(self.apex.clone(), ttl, RData::SOA(soa))
+        Record::new(self.apex.clone(), minimum, RData::SOA(soa))
     }
 
     /// Whether the next snapshot needs a new entry for this zone.

@@ -25,14 +25,45 @@ use super::tree::ZoneTree;
 pub struct ZoneSettings {
     /// The `--zone`s: berth writes their SOA and NS.
     pub zones: Vec<Name>,
-    /// TTL of generated records and the SOA minimum.
+    /// TTL of generated records.
     pub ttl: u32,
-    /// Address of `ns.<zone>`, the name the apex NS points at.
-    pub ns_address: Option<IpAddr>,
+    /// The SOA's MINIMUM, the negative-caching TTL (RFC 2308 §4), which is
+    /// also the SOA record's own TTL so that it is the one that counts.
+    pub soa_minimum: u32,
+    /// Each `--ns`: the apex NS records, their glue, and the SOA MNAME
+    /// (the first).
+    pub name_servers: Vec<NameServer>,
     /// Answer otherwise unknown names in each zone with this address.
     pub wildcard_target: Option<IpAddr>,
     /// Versions of each zone kept for IXFR; 0: full transfers only.
     pub ixfr_journal: usize,
+}
+
+/// One `--ns NAME=IP`: a name the zone's NS RRset lists, and an address
+/// for it when berth serves that name. Several with one name give it
+/// several addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameServer {
+    /// Relative (`ns1`: placed in every zone) or absolute (`ns1.example.`).
+    pub name: Name,
+    pub address: Option<IpAddr>,
+}
+
+impl NameServer {
+    /// berth's usual one: `ns.<zone>`, at `address` when it is known.
+    pub fn usual(address: Option<IpAddr>) -> Vec<NameServer> {
+        let name = Name::from_ascii("ns").unwrap_or_default();
+        vec![NameServer { name, address }]
+    }
+
+    /// The name in `zone`: relative names are placed under it.
+    pub fn in_zone(&self, zone: &Name) -> Option<Name> {
+        if self.name.is_fqdn() {
+            Some(self.name.clone())
+        } else {
+            self.name.clone().append_domain(zone).ok()
+        }
+    }
 }
 
 pub struct Writer {
@@ -72,10 +103,18 @@ impl Writer {
             .zones
             .iter()
             .map(|zone| {
-                let mut records = Vec::new();
-                if let Ok(ns) = Name::from_ascii("ns").and_then(|n| n.append_domain(zone)) {
-                    records.push(Record::new(zone.clone(), ttl, RData::NS(NS(ns.clone()))));
-                    if let Some(ip) = self.settings.ns_address {
+                let mut records: Vec<Record> = Vec::new();
+                for server in &self.settings.name_servers {
+                    let Some(ns) = server.in_zone(zone) else {
+                        continue;
+                    };
+                    let listed = records
+                        .iter()
+                        .any(|r| matches!(&r.data, RData::NS(NS(listed)) if *listed == ns));
+                    if !listed {
+                        records.push(Record::new(zone.clone(), ttl, RData::NS(NS(ns.clone()))));
+                    }
+                    if let Some(ip) = server.address {
                         records.push(Record::address(ns, ttl, ip));
                     }
                 }
@@ -87,6 +126,14 @@ impl Writer {
                 Entity::new(zone.to_ascii(), records)
             })
             .collect()
+    }
+
+    /// The SOA MNAME of `zone`: the first name server.
+    fn primary_name_server(&self, zone: &Name) -> Name {
+        let first = self.settings.name_servers.first();
+        first
+            .and_then(|server| server.in_zone(zone))
+            .unwrap_or_else(|| zone.clone())
     }
 
     /// Applies one change to the writer's state. Nothing is visible to
@@ -162,7 +209,12 @@ impl Writer {
         };
         let at_apex = key == &*apex;
         let configured = zone.kind == ZoneKind::Configured;
-        let synthesized_soa = (configured && at_apex).then(|| zone.soa(self.settings.ttl));
+        let synthesized_soa = (configured && at_apex).then(|| {
+            zone.soa(
+                self.primary_name_server(&zone.apex),
+                self.settings.soa_minimum,
+            )
+        });
 
         let mut records: Vec<&Record> = Vec::new();
         for entity in self.book.at(key) {
@@ -244,7 +296,8 @@ mod tests {
         ZoneSettings {
             zones: vec![name("apps.local.")],
             ttl: 5,
-            ns_address: Some("127.0.0.1".parse().unwrap()),
+            soa_minimum: 5,
+            name_servers: NameServer::usual(Some("127.0.0.1".parse().unwrap())),
             wildcard_target: None,
             ixfr_journal: 10,
         }

@@ -27,6 +27,8 @@ fn bad_flags_exit_64_and_name_the_flag() {
         (&["--ttl", "soon"], "--ttl"),
         (&["--zone", "a..b"], "--zone"),
         (&["--ns-address", "not-an-ip"], "--ns-address"),
+        (&["--ns", "ns1"], "--ns"),
+        (&["--soa-minimum", "3000000000"], "--soa-minimum"),
         (&["--wildcard-target", "300.0.0.1"], "--wildcard-target"),
         (&["--docker", "ftp://host"], "--docker"),
         (
@@ -59,6 +61,8 @@ fn help_documents_every_flag_and_its_variable() {
         "--zones",
         "--ttl",
         "--ns-address",
+        "--ns ",
+        "--soa-minimum",
         "--wildcard-target",
         "--docker",
         "--upstream ",
@@ -87,11 +91,13 @@ fn environment_variables_and_the_config_file_set_flags() {
     }
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("berth.toml");
-    std::fs::write(&config, "zone = [\"fromfile.test\"]\nttl = 33\n").unwrap();
+    let toml = "zone = [\"fromfile.test\"]\nttl = 33\nsoa-minimum = 44\n";
+    std::fs::write(&config, toml).unwrap();
     let berth = Berth::start(&["--config", config.to_str().unwrap()]);
     let soa = berth.dig(&["fromfile.test", "SOA"]);
     assert_eq!(soa.status, "NOERROR");
-    assert_eq!(soa.answer[0].ttl, 33);
+    assert_eq!(soa.answer[0].ttl, 44);
+    assert_eq!(berth.dig(&["fromfile.test", "NS"]).answer[0].ttl, 33);
 
     let output = Command::new(env!("CARGO_BIN_EXE_berth"))
         .env("BERTH_TTL", "-1")

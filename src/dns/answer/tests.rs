@@ -60,7 +60,8 @@ fn publish(origin: &str, text: &str) -> Arc<Snapshot> {
         ixfr_journal: 0,
         zones: Vec::new(),
         ttl: 60,
-        ns_address: None,
+        soa_minimum: 60,
+        name_servers: crate::registry::NameServer::usual(None),
         wildcard_target: None,
     });
     writer.apply(Change::Upsert {

@@ -90,7 +90,8 @@ pub fn map(container: &Container, settings: &Settings) -> Mapped {
 
     let mut records = Vec::new();
     for zone in &settings.zones {
-        plan.place_in(zone, &mut Placer::new(zone, &mut skipped), &mut records);
+        let mut placer = Placer::new(zone, &settings.reserved, &mut skipped);
+        plan.place_in(zone, &mut placer, &mut records);
     }
     // The host's address belongs to the host: only container addresses get
     // a PTR, to the container's name in the first zone.
@@ -179,27 +180,26 @@ impl Plan<'_> {
 }
 
 /// Places relative names under one zone, skipping the zone's own name
-/// server and names too long for it.
+/// servers and names too long for it.
 struct Placer<'a> {
     zone: &'a Name,
-    /// `ns.<zone>`, whose address berth's configuration owns.
-    name_server: Option<Name>,
+    /// The zones' name servers, whose addresses berth's configuration owns.
+    reserved: &'a [Name],
     skipped: &'a mut Vec<Skipped>,
 }
 
 impl<'a> Placer<'a> {
-    fn new(zone: &'a Name, skipped: &'a mut Vec<Skipped>) -> Self {
-        let name_server = Relative::single("ns").and_then(|ns| ns.under(zone).ok());
+    fn new(zone: &'a Name, reserved: &'a [Name], skipped: &'a mut Vec<Skipped>) -> Self {
         Placer {
             zone,
-            name_server,
+            reserved,
             skipped,
         }
     }
 
     fn at(&mut self, relative: &Relative) -> Option<Name> {
         let placed = relative.under(self.zone).and_then(|name| {
-            if Some(&name) == self.name_server.as_ref() {
+            if self.reserved.contains(&name) {
                 Err(NameError::Reserved)
             } else {
                 Ok(name)

@@ -12,6 +12,8 @@ pub struct Settings {
     pub endpoint: String,
     /// Every name is placed in each of these zones.
     pub zones: Vec<Name>,
+    /// Names in those zones no container may take: the zones' name servers.
+    pub reserved: Vec<Name>,
     /// TTL unless a container sets `berth.ttl`.
     pub ttl: u32,
     pub addresses: Addresses,

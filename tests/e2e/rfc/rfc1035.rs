@@ -16,7 +16,8 @@ use crate::support::require;
 const QUIET: Duration = Duration::from_millis(500);
 
 /// §3.3.13: the SOA berth makes for a configured zone names berth's own
-/// server and mailbox, with its timers and `--ttl` as MINIMUM.
+/// server and mailbox, with its timers and `--soa-minimum` as MINIMUM
+/// (default 5, whatever `--ttl` is).
 #[test]
 fn rfc1035_3_3_13_apex_soa_has_berths_fields() {
     if !require("dig") {
@@ -29,7 +30,7 @@ fn rfc1035_3_3_13_apex_soa_has_berths_fields() {
     let fields: Vec<&str> = soa.answer[0].rdata.split_whitespace().collect();
     assert_eq!(fields[0], "ns.apps.local.");
     assert_eq!(fields[1], "hostmaster.apps.local.");
-    assert_eq!(&fields[3..], ["14400", "3600", "604800", "7"]);
+    assert_eq!(&fields[3..], ["14400", "3600", "604800", "5"]);
 }
 
 /// §3.3.11: NS records cause additional section processing for the
@@ -47,6 +48,55 @@ fn rfc1035_3_3_11_apex_ns_comes_with_its_address() {
         berth.dig(&["ns.apps.local", "A"]).rdata("A"),
         ["192.0.2.53"]
     );
+}
+
+/// §3.3.11 and §3.3.13 with `--ns`: every name server given is in the NS
+/// RRset with its addresses beside it (two distinct addresses, as zone
+/// checkers ask), a name outside the zone is listed without glue, and the
+/// first is the SOA's MNAME.
+#[test]
+fn rfc1035_3_3_11_several_name_servers() {
+    if !require("dig") {
+        return;
+    }
+    let (berth, _dir) = start(&[
+        "--ns",
+        "ns1=192.0.2.53",
+        "--ns",
+        "ns2=198.51.100.53",
+        "--ns",
+        "ns2=2001:db8::53",
+        "--ns",
+        "ns.example.net.",
+    ]);
+    let ns = berth.dig(&["apps.local", "NS"]);
+    let mut names = ns.rdata("NS");
+    names.sort();
+    assert_eq!(
+        names,
+        ["ns.example.net.", "ns1.apps.local.", "ns2.apps.local."]
+    );
+    let mut glue: Vec<String> = ns
+        .additional
+        .iter()
+        .map(|rr| format!("{} {} {}", rr.name, rr.rtype, rr.rdata))
+        .collect();
+    glue.sort();
+    assert_eq!(
+        glue,
+        [
+            "ns1.apps.local. A 192.0.2.53",
+            "ns2.apps.local. A 198.51.100.53",
+            "ns2.apps.local. AAAA 2001:db8::53"
+        ]
+    );
+    let soa = berth.dig(&["apps.local", "SOA"]);
+    assert!(
+        soa.answer[0].rdata.starts_with("ns1.apps.local. "),
+        "{soa:?}"
+    );
+    // The usual ns.<zone> is not made when --ns is given.
+    assert_eq!(berth.dig(&["ns.apps.local", "A"]).status, "NXDOMAIN");
 }
 
 /// §3.5: a served address has a PTR under IN-ADDR.ARPA back to its name.

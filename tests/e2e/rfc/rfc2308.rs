@@ -4,14 +4,15 @@
 use super::start;
 use crate::support::require;
 
-/// §2.1 with §3: NXDOMAIN is authoritative and carries the zone's SOA,
-/// whose TTL is the SOA MINIMUM (`--ttl`), the negative TTL.
+/// §2.1 with §3 and §5: NXDOMAIN is authoritative and carries the zone's
+/// SOA, whose TTL and MINIMUM are `--soa-minimum`, the negative TTL — set
+/// apart from `--ttl`, the positive TTL of the names themselves.
 #[test]
 fn rfc2308_2_1_nxdomain_carries_the_soa() {
     if !require("dig") {
         return;
     }
-    let (berth, _dir) = start(&["--ttl", "9"]);
+    let (berth, _dir) = start(&["--ttl", "9", "--soa-minimum", "120"]);
     let nxdomain = berth.dig(&["missing.apps.local", "A"]);
     assert_eq!(nxdomain.status, "NXDOMAIN");
     assert!(nxdomain.has_flag("aa"));
@@ -20,9 +21,13 @@ fn rfc2308_2_1_nxdomain_carries_the_soa() {
     assert_eq!(nxdomain.authority[0].rtype, "SOA");
     assert_eq!(nxdomain.authority[0].name, "apps.local.");
     assert_eq!(
-        nxdomain.authority[0].ttl, 9,
+        nxdomain.authority[0].ttl, 120,
         "negative TTL is the SOA minimum"
     );
+    let minimum = nxdomain.authority[0].rdata.split_whitespace().last();
+    assert_eq!(minimum, Some("120"));
+    let ns = berth.dig(&["apps.local", "NS"]);
+    assert_eq!(ns.answer[0].ttl, 9, "generated records keep --ttl");
 }
 
 /// §2.2: a name that exists without the type asked for is NOERROR with an

@@ -47,6 +47,7 @@ fn settings() -> Settings {
     Settings {
         endpoint: "unix:///var/run/docker.sock".into(),
         zones: vec![Name::from_ascii("apps.local.").unwrap()],
+        reserved: vec![Name::from_ascii("ns.apps.local.").unwrap()],
         ttl: 5,
         addresses: Addresses::Container { network: None },
         serve_starting: false,
@@ -387,4 +388,18 @@ fn addresses_helper_prefers_ipv4_then_ipv6() {
             "fd00::2".parse().unwrap()
         ]
     );
+}
+
+#[test]
+fn the_zones_name_servers_are_never_a_containers() {
+    let s = Settings {
+        reserved: vec![Name::from_ascii("ns1.apps.local.").unwrap()],
+        ..settings()
+    };
+    let c = with_labels(container("web"), &[("berth.names", "ns1,ns")]);
+    let got = lines(&c, &s);
+    assert!(has(&got, "ns.apps.local. A 172.17.0.2"), "ns is free now");
+    assert!(got.iter().all(|l| !l.starts_with("ns1.")));
+    let skipped: Vec<String> = map(&c, &s).skipped.iter().map(|s| s.what.clone()).collect();
+    assert_eq!(skipped, ["name ns1"]);
 }
