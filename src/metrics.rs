@@ -1,10 +1,19 @@
 //! Counters for `/metrics`. The hot path counts into a shard owned by its
 //! own thread, so two UDP workers never fight over one cache line; a scrape
-//! adds the shards up.
+//! adds the shards up ([`QueryCounters`], a prometheus-client collector).
+//! What happens off the hot path (a Docker event, a TCP connection) is
+//! counted in prometheus-client's own metrics, in [`live`].
 
 use std::cell::OnceCell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 
 use crate::iana::Rcode;
 
@@ -25,28 +34,45 @@ pub enum Event {
     Refused,
     /// Too short or a response: no reply at all.
     Dropped,
+    /// A query to be forwarded found its answer in the cache.
+    CacheHit,
+    /// A query to be forwarded did not (with the cache on).
+    CacheMiss,
 }
 
 const RCODES: usize = 16;
-const SLOTS: usize = 6 + RCODES;
+const FIXED: usize = 8;
+const SLOTS: usize = FIXED + RCODES;
 
-/// The metrics, in the order `/metrics` shows them, with their help text.
-const METRICS: [(&str, &str); 6] = [
-    ("berth_queries_total", "DNS queries received, by transport."),
+/// The counters, in the order `/metrics` shows them, with their help text.
+/// prometheus-client adds `_total` to a counter's name.
+const METRICS: [(&str, &str); 8] = [
+    ("berth_queries", "DNS queries received, by transport."),
     (
-        "berth_answers_total",
+        "berth_answers",
         "Queries answered from berth's own data, by RCODE.",
     ),
-    ("berth_forwarded_total", "Queries forwarded upstream."),
     (
-        "berth_forward_failures_total",
-        "Forwarded queries no upstream answered.",
+        "berth_forwarded",
+        "Queries for names outside the zones, to be forwarded.",
     ),
     (
-        "berth_refused_total",
+        "berth_forward_failures",
+        "Forwarded queries no upstream answered (the client got SERVFAIL).",
+    ),
+    (
+        "berth_forward_cache_hits",
+        "Forwarded queries answered from the cache.",
+    ),
+    (
+        "berth_forward_cache_misses",
+        "Forwarded queries the cache had no answer for.",
+    ),
+    (
+        "berth_refused",
         "Queries for other names that were refused.",
     ),
-    ("berth_dropped_total", "Packets dropped without a reply."),
+    ("berth_dropped", "Packets dropped without a reply."),
 ];
 
 impl Event {
@@ -59,6 +85,8 @@ impl Event {
             Event::ForwardFailed,
             Event::Refused,
             Event::Dropped,
+            Event::CacheHit,
+            Event::CacheMiss,
         ];
         let answered = (0..RCODES as u16).map(|code| Event::Answered(Rcode(code)));
         fixed.into_iter().chain(answered)
@@ -72,7 +100,9 @@ impl Event {
             Event::ForwardFailed => 3,
             Event::Refused => 4,
             Event::Dropped => 5,
-            Event::Answered(rcode) => 6 + usize::from(rcode.header_bits()),
+            Event::CacheHit => 6,
+            Event::CacheMiss => 7,
+            Event::Answered(rcode) => FIXED + usize::from(rcode.header_bits()),
         }
     }
 
@@ -80,19 +110,18 @@ impl Event {
     /// RCODEs without a mnemonic share the label `OTHER`.
     pub fn series(self) -> (&'static str, Option<(&'static str, &'static str)>) {
         match self {
-            Event::UdpQuery => ("berth_queries_total", Some(("transport", "udp"))),
-            Event::TcpQuery => ("berth_queries_total", Some(("transport", "tcp"))),
+            Event::UdpQuery => ("berth_queries", Some(("transport", "udp"))),
+            Event::TcpQuery => ("berth_queries", Some(("transport", "tcp"))),
             Event::Answered(rcode) => {
                 let name = Rcode(rcode.header_bits().into()).mnemonic();
-                (
-                    "berth_answers_total",
-                    Some(("rcode", name.unwrap_or("OTHER"))),
-                )
+                ("berth_answers", Some(("rcode", name.unwrap_or("OTHER"))))
             }
-            Event::Forwarded => ("berth_forwarded_total", None),
-            Event::ForwardFailed => ("berth_forward_failures_total", None),
-            Event::Refused => ("berth_refused_total", None),
-            Event::Dropped => ("berth_dropped_total", None),
+            Event::Forwarded => ("berth_forwarded", None),
+            Event::ForwardFailed => ("berth_forward_failures", None),
+            Event::CacheHit => ("berth_forward_cache_hits", None),
+            Event::CacheMiss => ("berth_forward_cache_misses", None),
+            Event::Refused => ("berth_refused", None),
+            Event::Dropped => ("berth_dropped", None),
         }
     }
 }
@@ -144,31 +173,129 @@ pub fn total(event: Event) -> u64 {
         .sum()
 }
 
-/// The counters in Prometheus text format: each metric's series in the
-/// order their events are counted, events with the same series summed.
-pub fn render_queries(out: &mut String) {
-    use std::fmt::Write;
-    for (metric, help) in METRICS {
-        let _ = writeln!(out, "# HELP {metric} {help}");
-        let _ = writeln!(out, "# TYPE {metric} counter");
-        let mut series: Vec<(Option<(&str, &str)>, u64)> = Vec::new();
-        for event in Event::all() {
-            let (name, label) = event.series();
-            if name != metric {
-                continue;
+/// The shards' counters, summed at each scrape, for a prometheus-client
+/// registry: each metric's series in the order their events are counted,
+/// events with the same series summed.
+#[derive(Debug)]
+pub struct QueryCounters;
+
+impl Collector for QueryCounters {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        for (metric, help) in METRICS {
+            let mut series: Vec<(Option<(&str, &str)>, u64)> = Vec::new();
+            for event in Event::all() {
+                let (name, label) = event.series();
+                if name != metric {
+                    continue;
+                }
+                let n = total(event);
+                match series.iter_mut().find(|(seen, _)| *seen == label) {
+                    Some((_, sum)) => *sum += n,
+                    None => series.push((label, n)),
+                }
             }
-            let n = total(event);
-            match series.iter_mut().find(|(seen, _)| *seen == label) {
-                Some((_, sum)) => *sum += n,
-                None => series.push((label, n)),
-            }
+            let series = series.into_iter().map(|(label, n)| {
+                let labels: Labels = label.map(|(k, v)| (k, v.to_string())).into_iter().collect();
+                (labels, n)
+            });
+            encode_counters(&mut encoder, metric, help, series)?;
         }
-        for (label, n) in series {
-            let _ = match label {
-                Some((key, value)) => writeln!(out, "{metric}{{{key}=\"{value}\"}} {n}"),
-                None => writeln!(out, "{metric} {n}"),
-            };
-        }
+        Ok(())
+    }
+}
+
+/// A metric's labels: `[("upstream", "192.0.2.1:53")]`.
+pub type Labels = Vec<(&'static str, String)>;
+
+/// One counter metric with a series per label set (an empty set: one
+/// series without labels). `name` without `_total`, which the encoder adds.
+pub fn encode_counters(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    series: impl IntoIterator<Item = (Labels, u64)>,
+) -> std::fmt::Result {
+    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (labels, n) in series {
+        ConstCounter::new(n).encode(metric.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+/// [`encode_counters`] for gauges.
+pub fn encode_gauges(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    series: impl IntoIterator<Item = (Labels, i64)>,
+) -> std::fmt::Result {
+    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (labels, n) in series {
+        metric.encode_family(&labels)?.encode_gauge(&n)?;
+    }
+    Ok(())
+}
+
+/// The Docker event verb a series counts (`start`, `health_status`, …).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Action {
+    pub action: String,
+}
+
+/// What is counted off the query path, where a shared atomic costs nothing
+/// that matters: prometheus-client's own metrics, registered at each scrape.
+#[derive(Debug, Default)]
+pub struct Live {
+    /// Docker events that made berth look at a container, by verb.
+    pub docker_events: Family<Action, Counter>,
+    /// TCP connections being served now.
+    pub tcp_open: Gauge,
+    /// TCP connections closed on accept: too many were open.
+    pub tcp_refused: Counter,
+}
+
+/// The process's one [`Live`].
+pub fn live() -> &'static Live {
+    static LIVE: LazyLock<Live> = LazyLock::new(Live::default);
+    &LIVE
+}
+
+/// A TCP connection counted in `berth_tcp_connections_open` until dropped,
+/// however its task ends.
+pub struct OpenConnection(());
+
+impl OpenConnection {
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        live().tcp_open.inc();
+        OpenConnection(())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        live().tcp_open.dec();
+    }
+}
+
+impl Live {
+    /// Registers every metric in `registry` (clones share the counts).
+    pub fn register(&self, registry: &mut prometheus_client::registry::Registry) {
+        registry.register(
+            "berth_docker_events",
+            "Docker events that made berth look at a container again, by action",
+            self.docker_events.clone(),
+        );
+        registry.register(
+            "berth_tcp_connections_open",
+            "TCP connections being served",
+            self.tcp_open.clone(),
+        );
+        registry.register(
+            "berth_tcp_connections_refused",
+            "TCP connections closed at once because too many were open",
+            self.tcp_refused.clone(),
+        );
     }
 }
 

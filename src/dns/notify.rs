@@ -17,7 +17,6 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::registry::journal::soa_serial;
 use crate::registry::snapshot::Zone;
 use crate::registry::{SnapshotCell, name};
 
@@ -66,7 +65,7 @@ pub async fn run(
         }
         let current = snapshot.load_full();
         for zone in current.zones.iter().filter(|z| z.is_authoritative()) {
-            let Some(serial) = zone_serial(zone) else {
+            let Some(serial) = zone.soa_serial() else {
                 continue;
             };
             if told.get(&zone.apex) == Some(&serial) {
@@ -93,11 +92,6 @@ pub async fn run(
     for task in sending.into_values() {
         task.abort();
     }
-}
-
-fn zone_serial(zone: &Zone) -> Option<u32> {
-    let apex = zone.node(&zone.apex)?;
-    soa_serial(apex.get(Rtype::SOA)?.records().next()?)
 }
 
 /// A NOTIFY for `zone` with its current SOA in the answer section, as

@@ -30,6 +30,7 @@ use tokio_util::task::TaskTracker;
 use super::handler::{Action, Handler};
 use super::message::{MAX_UDP_PAYLOAD, Transport};
 use super::mmsg::Batch;
+use crate::metrics;
 
 /// How long a TCP connection may sit without a query (RFC 7766 §6.2.3).
 pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -263,13 +264,15 @@ async fn accept_tcp(
         };
         // Over the limit the connection is closed at once rather than queued.
         let Ok(permit) = connections.clone().try_acquire_owned() else {
+            metrics::live().tcp_refused.inc();
             continue;
         };
         let handler = handler.clone();
         let shutdown = shutdown.clone();
+        let open = metrics::OpenConnection::new();
         tasks.spawn(async move {
             serve_tcp(stream, client, handler, shutdown).await;
-            drop(permit);
+            drop((permit, open));
         });
     }
 }

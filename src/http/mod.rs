@@ -4,10 +4,10 @@
 //! serves, as JSON). Reads snapshots and the status only; nothing here can
 //! change what berth answers.
 
+mod metrics;
 mod page;
 
 use std::convert::Infallible;
-use std::fmt::Write;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -22,7 +22,6 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::dns::forward::Forwarder;
-use crate::metrics;
 use crate::registry::name::to_text;
 use crate::registry::{Snapshot, SnapshotCell, ZoneKind};
 use crate::status::Status;
@@ -87,8 +86,8 @@ fn route(request: &Request<Incoming>, window: &Window) -> Response<Full<Bytes>> 
         },
         "/metrics" => reply(
             StatusCode::OK,
-            "text/plain; version=0.0.4",
-            render_metrics(snapshot),
+            prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+            metrics::render(window),
         ),
         "/v1/records" => match serde_json::to_string_pretty(&records(snapshot)) {
             Ok(json) => reply(StatusCode::OK, "application/json", json),
@@ -127,43 +126,6 @@ fn kind_name(kind: ZoneKind) -> &'static str {
         ZoneKind::Static => "static",
         ZoneKind::Reverse => "reverse",
     }
-}
-
-fn render_metrics(snapshot: &Snapshot) -> String {
-    let mut out = String::new();
-    metrics::render_queries(&mut out);
-    let _ = writeln!(
-        out,
-        "# HELP berth_zone_names Names (including empty non-terminals) in each zone."
-    );
-    let _ = writeln!(out, "# TYPE berth_zone_names gauge");
-    for zone in &snapshot.zones {
-        let _ = writeln!(
-            out,
-            "berth_zone_names{{zone=\"{}\",kind=\"{}\"}} {}",
-            to_text(&zone.apex),
-            kind_name(zone.kind),
-            zone.nodes.len()
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP berth_zone_serial SOA serial of each zone berth is authoritative for."
-    );
-    let _ = writeln!(out, "# TYPE berth_zone_serial gauge");
-    for zone in snapshot
-        .zones
-        .iter()
-        .filter(|z| z.kind != ZoneKind::Reverse)
-    {
-        let _ = writeln!(
-            out,
-            "berth_zone_serial{{zone=\"{}\"}} {}",
-            to_text(&zone.apex),
-            zone.serial
-        );
-    }
-    out
 }
 
 #[derive(Serialize)]
@@ -212,7 +174,7 @@ fn records(snapshot: &Snapshot) -> Vec<ZoneJson> {
             ZoneJson {
                 zone: to_text(&zone.apex),
                 kind: kind_name(zone.kind),
-                serial: zone.serial,
+                serial: zone.soa_serial().unwrap_or(zone.serial),
                 records,
             }
         })

@@ -156,7 +156,7 @@ pub fn render(snapshot: &Snapshot, state: &State, upstreams: Vec<UpstreamReport>
                         tr {
                             td { code { (to_text(&zone.apex)) } }
                             td { (kind_name(zone.kind)) }
-                            td { (zone.serial) }
+                            td { (zone.soa_serial().unwrap_or(zone.serial)) }
                             td { (zone.nodes.len()) }
                         }
                     }

@@ -61,6 +61,13 @@ impl Zone {
         self.nodes.get(key).map(|node| &**node)
     }
 
+    /// The SERIAL of the SOA the zone is served with: berth's own for a
+    /// `--zone`, the file's for a zone served as written.
+    pub fn soa_serial(&self) -> Option<u32> {
+        let apex = self.node(&self.apex)?;
+        super::journal::soa_serial(apex.get(Rtype::SOA)?.records().next()?)
+    }
+
     pub fn is_authoritative(&self) -> bool {
         self.kind != ZoneKind::Reverse
     }

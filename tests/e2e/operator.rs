@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 
 use crate::support::docker::{Scope, endpoint, require_docker};
 use crate::support::http_get as get;
+use crate::support::metrics::{Metrics, scrape};
 use crate::support::{Berth, DEADLINE, free_port, peers, require, wait_until, write_file};
 
 /// Polls `/readyz` until its status is `status`; returns its body.
@@ -103,6 +104,47 @@ fn docker_changes_are_logged_one_line_per_name_set() {
         .filter(|l| l.contains(&format!("docker: serving {web}.apps.local ")))
         .count();
     assert_eq!(lines, 1, "one line per name set added:\n{log}");
+}
+
+/// `/metrics` follows Docker: the session, the containers served and
+/// hidden, the events acted on. Other tests start containers on the same
+/// daemon meanwhile, so counts are compared as "moved by at least ours".
+#[test]
+fn metrics_follow_docker_containers() {
+    if !require_docker() {
+        return;
+    }
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    let berth = Berth::start(&["--docker", &endpoint()]);
+    berth.wait_for_log("docker: following container events");
+    let http = berth.http_addr().expect("http address in the log");
+    let before = scrape(http);
+    assert_eq!(before.get("berth_docker_connected", &[]), 1.0);
+    let last_sync = before.get("berth_docker_last_sync_timestamp_seconds", &[]);
+    assert!(last_sync >= started.floor(), "{last_sync} < {started}");
+    let containers =
+        |m: &Metrics, state: &str| m.get("berth_docker_containers", &[("state", state)]);
+
+    let scope = Scope::new("metrics");
+    let web = scope.name("web");
+    scope.run(&web, &[]);
+    scope.run(&scope.name("off"), &["--label", "berth.enable=false"]);
+    let mut now = scrape(http);
+    let moved = wait_until(|| {
+        now = scrape(http);
+        containers(&now, "served") >= containers(&before, "served") + 1.0
+            && containers(&now, "hidden") >= containers(&before, "hidden") + 1.0
+    });
+    assert!(moved, "before:\n{}\nnow:\n{}", before.text, now.text);
+    let starts = |m: &Metrics| m.value("berth_docker_events_total", &[("action", "start")]);
+    assert!(
+        starts(&now).unwrap_or(0.0) >= starts(&before).unwrap_or(0.0) + 2.0,
+        "{}",
+        now.text
+    );
 }
 
 /// Runs headless Chromium on `url` with `args`; its stdout.

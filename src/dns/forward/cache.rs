@@ -5,9 +5,10 @@
 //! answer's own TTLs, checked on lookup.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use quick_cache::{Equivalent, Weighter};
+use quick_cache::{DefaultHashBuilder, Equivalent, Lifecycle, Weighter};
 
 use super::stored::Stored;
 use crate::dns::message::{FLAG_CD, FLAG_RD};
@@ -100,16 +101,51 @@ impl Weighter<Key, Entry> for BySize {
     }
 }
 
+/// Counts the answers pushed out to make room (not those that expired).
+#[derive(Clone, Default)]
+struct CountEvictions(Arc<AtomicU64>);
+
+impl Lifecycle<Key, Entry> for CountEvictions {
+    type RequestState = ();
+
+    fn on_evict(&self, _: &mut (), _: Key, _: Entry) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The cache's size and churn, for `/metrics`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CacheStats {
+    pub entries: usize,
+    pub evictions: u64,
+}
+
 pub struct Cache {
-    entries: quick_cache::sync::Cache<Key, Entry, BySize>,
+    entries: quick_cache::sync::Cache<Key, Entry, BySize, DefaultHashBuilder, CountEvictions>,
+    evictions: CountEvictions,
 }
 
 impl Cache {
     /// A cache of `size` units; `None` for 0, which turns caching off.
     pub fn new(size: usize) -> Option<Cache> {
+        let evictions = CountEvictions::default();
         (size > 0).then(|| Cache {
-            entries: quick_cache::sync::Cache::with_weighter(size, size as u64, BySize),
+            entries: quick_cache::sync::Cache::with(
+                size,
+                size as u64,
+                BySize,
+                DefaultHashBuilder::default(),
+                evictions.clone(),
+            ),
+            evictions,
         })
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            entries: self.entries.len(),
+            evictions: self.evictions.0.load(Ordering::Relaxed),
+        }
     }
 
     /// The answer for `key` and how many whole seconds it has been held,
@@ -223,6 +259,22 @@ mod tests {
                 .get(KeyRef::of(&parse_query(&norec).unwrap()), now)
                 .is_none()
         );
+    }
+
+    #[test]
+    fn counts_evictions_not_expiry() {
+        let cache = Cache::new(1).unwrap();
+        let now = Instant::now();
+        for (id, name) in [b"\x01a\x00", b"\x01b\x00", b"\x01c\x00"]
+            .iter()
+            .enumerate()
+        {
+            let packet = query(id as u16, *name, false);
+            cache.insert(KeyRef::of(&parse_query(&packet).unwrap()), stored(60), now);
+        }
+        let stats = cache.stats();
+        assert_eq!(stats.entries, 1);
+        assert!(stats.evictions >= 2, "{stats:?}");
     }
 
     #[test]

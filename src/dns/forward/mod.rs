@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+pub use self::cache::CacheStats;
 use self::cache::{Cache, KeyRef};
 use self::flight::{Flights, Follower, Join, Leader};
 use self::health::UpstreamHealth;
@@ -121,13 +122,13 @@ impl Forwarder {
     ) -> Begin {
         let key = KeyRef::of(query);
         let limit = size_limit(query, transport);
-        if let Some((answer, age)) = self
-            .cache
-            .as_ref()
-            .and_then(|cache| cache.get(key, Instant::now()))
-        {
-            answer.reply(query, age, limit, buf);
-            return Begin::Reply(buf.len());
+        if let Some(cache) = &self.cache {
+            if let Some((answer, age)) = cache.get(key, Instant::now()) {
+                metrics::count(Event::CacheHit);
+                answer.reply(query, age, limit, buf);
+                return Begin::Reply(buf.len());
+            }
+            metrics::count(Event::CacheMiss);
         }
         let Ok(slot) = self.slots.clone().try_acquire_owned() else {
             tracing::debug!("{MAX_IN_FLIGHT} forwards in flight; SERVFAIL");
@@ -178,6 +179,11 @@ impl Forwarder {
             }
         }
         None
+    }
+
+    /// The cache's size and churn; `None` with `--cache-size 0`.
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.cache.as_ref().map(Cache::stats)
     }
 
     /// Each upstream's state and counts, in the order given.

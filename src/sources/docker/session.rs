@@ -214,7 +214,7 @@ async fn read_events(
     let mut events = docker.events(Some(options));
     while let Some(event) = events.next().await {
         let item = event
-            .map(|e| todo(&e))
+            .map(|e| todo(&e).inspect(|_| count(&e)))
             .map_err(SessionError::api("event stream"));
         let failed = item.is_err();
         if queue.send(item).is_err() || failed {
@@ -223,13 +223,30 @@ async fn read_events(
     }
 }
 
+/// `health_status: healthy`, `exec_start: sh -c …`: the verb is the prefix.
+fn verb(event: &EventMessage) -> Option<&str> {
+    let action = event.action.as_deref()?;
+    Some(action.split(':').next().unwrap_or(action).trim())
+}
+
+/// Counts an event berth acted on, by its verb (a handful of values).
+fn count(event: &EventMessage) {
+    if let Some(verb) = verb(event) {
+        let action = crate::metrics::Action {
+            action: verb.to_string(),
+        };
+        crate::metrics::live()
+            .docker_events
+            .get_or_create(&action)
+            .inc();
+    }
+}
+
 /// The containers an event concerns. Exec, attach and other chatter (a
 /// healthcheck runs an exec every interval) asks for nothing.
 fn todo(event: &EventMessage) -> Option<Todo> {
     let actor = event.actor.as_ref()?;
-    let action = event.action.as_deref()?;
-    // `health_status: healthy`, `exec_start: sh -c …`: the verb is the prefix.
-    let verb = action.split(':').next().unwrap_or(action).trim();
+    let verb = verb(event)?;
     let id = match event.typ? {
         EventMessageTypeEnum::CONTAINER => actor.id.as_deref()?,
         EventMessageTypeEnum::NETWORK if matches!(verb, "connect" | "disconnect") => {

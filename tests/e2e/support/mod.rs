@@ -8,6 +8,7 @@ pub mod dig;
 pub mod docker;
 pub mod fake_upstream;
 pub mod image;
+pub mod metrics;
 pub mod named;
 pub mod peers;
 pub mod proxy;
