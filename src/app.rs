@@ -47,6 +47,7 @@ pub async fn run<S: Future<Output = ()>>(
         allow_recursion,
         transfers,
         http,
+        rrl,
         log_format: _,
     } = config;
 
@@ -159,7 +160,16 @@ pub async fn run<S: Future<Output = ()>>(
         forwarder,
         allow_recursion,
         transfers: Arc::new(transfers),
+        rrl: rrl.map(crate::dns::rrl::Limiter::new),
     });
+    match handler.rrl.as_ref().map(|limiter| limiter.settings()) {
+        Some(rrl) => tracing::info!(
+            rate = rrl.rate,
+            slip = rrl.slip,
+            "response rate limiting on"
+        ),
+        None => tracing::info!("response rate limiting off"),
+    }
     // A query sent once this is logged is answered from the first reading.
     for address in &addresses {
         tracing::info!(%address, zones = ?zones.iter().map(|z| z.to_ascii()).collect::<Vec<_>>(), "dns listening");

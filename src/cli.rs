@@ -196,6 +196,19 @@ pub struct Cli {
     #[arg(long, env = "BERTH_MAX_TTL", value_name = "SECONDS")]
     pub max_ttl: Option<u32>,
 
+    /// Response rate limiting of berth's own UDP answers: responses per
+    /// second to one client network (/24, /56) for one name and type (or
+    /// one zone's NXDOMAINs, or errors), or "off". TCP is never limited.
+    /// [default: 100]
+    #[arg(long, env = "BERTH_RRL", value_name = "RATE|off")]
+    pub rrl: Option<String>,
+
+    /// Past the --rrl rate, every Nth response goes out empty with TC set,
+    /// so a real client retries over TCP; the others are dropped. 0 drops
+    /// them all. [default: 1]
+    #[arg(long, env = "BERTH_RRL_SLIP", value_name = "N")]
+    pub rrl_slip: Option<u32>,
+
     /// Log format: "text" or "json". Filter with RUST_LOG. [default: text]
     #[arg(long, env = "BERTH_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,

@@ -16,9 +16,9 @@ use ipnet::IpNet;
 use hickory_proto::rr::Name;
 
 use crate::cli::Cli;
-use crate::dns::notify;
 use crate::dns::tsig::{Key, Keyring};
 use crate::dns::xfr::{self, Rule};
+use crate::dns::{notify, rrl};
 use crate::registry::NameServer;
 use crate::sources::{docker, zonefile};
 
@@ -91,6 +91,8 @@ pub struct Config {
     pub transfers: xfr::Settings,
     /// None: no HTTP endpoint.
     pub http: Option<SocketAddr>,
+    /// None: response rate limiting is off (`--rrl off`).
+    pub rrl: Option<rrl::Settings>,
     pub log_format: LogFormat,
 }
 
@@ -125,6 +127,7 @@ impl Config {
         let allow_recursion = allow_recursion(&given.allow_recursion)?;
         let transfers = transfers(&given)?;
         let http = http(given.http.as_deref())?;
+        let rrl = rrl(given.rrl.as_deref(), given.rrl_slip)?;
         let log_format = log_format(given.log_format.as_deref())?;
         Ok(Config {
             listen,
@@ -143,6 +146,7 @@ impl Config {
             allow_recursion,
             transfers,
             http,
+            rrl,
             log_format,
         })
     }
@@ -189,6 +193,8 @@ fn over(cli: Cli, file: Cli) -> Cli {
         http,
         cache_size,
         max_ttl,
+        rrl,
+        rrl_slip,
         log_format,
     } = cli;
     let list = |flag: Vec<String>, file: Vec<String>| if flag.is_empty() { file } else { flag };
@@ -224,6 +230,8 @@ fn over(cli: Cli, file: Cli) -> Cli {
         http: http.or(file.http),
         cache_size: cache_size.or(file.cache_size),
         max_ttl: max_ttl.or(file.max_ttl),
+        rrl: rrl.or(file.rrl),
+        rrl_slip: rrl_slip.or(file.rrl_slip),
         log_format: log_format.or(file.log_format),
     }
 }
@@ -541,6 +549,32 @@ fn http(given: Option<&str>) -> Result<Option<SocketAddr>, ConfigError> {
     }
 }
 
+/// `--rrl` and `--rrl-slip`.
+fn rrl(given: Option<&str>, slip: Option<u32>) -> Result<Option<rrl::Settings>, ConfigError> {
+    let defaults = rrl::Settings::default();
+    let rate = match given {
+        Some("off") => return Ok(None),
+        None => defaults.rate,
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|rate| (1..=rrl::MAX_RATE).contains(rate))
+            .ok_or_else(|| {
+                invalid(
+                    "rrl",
+                    format!(
+                        "{text:?} is not \"off\" or a rate from 1 to {}",
+                        rrl::MAX_RATE
+                    ),
+                )
+            })?,
+    };
+    Ok(Some(rrl::Settings {
+        rate,
+        slip: slip.unwrap_or(defaults.slip),
+    }))
+}
+
 /// `--log-format`.
 fn log_format(given: Option<&str>) -> Result<LogFormat, ConfigError> {
     match given {
@@ -792,6 +826,11 @@ mod tests {
         );
         assert!(config.upstreams.is_empty());
         assert_eq!(config.cache_size, DEFAULT_CACHE_SIZE);
+        assert_eq!(config.rrl, Some(rrl::Settings { rate: 100, slip: 1 }));
+        let config = resolve(&["--rrl", "off", "--rrl-slip", "3"]).unwrap();
+        assert_eq!(config.rrl, None);
+        let config = resolve(&["--rrl", "20", "--rrl-slip", "0"]).unwrap();
+        assert_eq!(config.rrl, Some(rrl::Settings { rate: 20, slip: 0 }));
     }
 
     #[test]
@@ -858,6 +897,8 @@ mod tests {
         assert!(message(&["--cache-size", "99999999"]).starts_with("--cache-size:"));
         assert!(message(&["--docker", "https://h:2376"]).starts_with("--docker:"));
         assert!(message(&["--address", "both"]).starts_with("--address:"));
+        assert!(message(&["--rrl", "0"]).starts_with("--rrl:"));
+        assert!(message(&["--rrl", "fast"]).starts_with("--rrl:"));
         assert!(message(&["--address", "host"]).starts_with("--host-ip:"));
         assert!(message(&["--host-ip", "192.0.2.1"]).starts_with("--host-ip:"));
         assert!(message(&["--address", "host", "--host-ip", "0.0.0.0"]).starts_with("--host-ip:"));

@@ -38,15 +38,19 @@ pub enum Event {
     CacheHit,
     /// A query to be forwarded did not (with the cache on).
     CacheMiss,
+    /// Over the response rate limit: no reply.
+    RrlDropped,
+    /// Over the response rate limit: an empty reply with TC set.
+    RrlSlipped,
 }
 
 const RCODES: usize = 16;
-const FIXED: usize = 8;
+const FIXED: usize = 10;
 const SLOTS: usize = FIXED + RCODES;
 
 /// The counters, in the order `/metrics` shows them, with their help text.
 /// prometheus-client adds `_total` to a counter's name.
-const METRICS: [(&str, &str); 8] = [
+const METRICS: [(&str, &str); 10] = [
     ("berth_queries", "DNS queries received, by transport."),
     (
         "berth_answers",
@@ -73,6 +77,14 @@ const METRICS: [(&str, &str); 8] = [
         "Queries for other names that were refused.",
     ),
     ("berth_dropped", "Packets dropped without a reply."),
+    (
+        "berth_rrl_dropped",
+        "UDP responses not sent: over the response rate limit.",
+    ),
+    (
+        "berth_rrl_slipped",
+        "UDP responses sent empty with TC: over the response rate limit.",
+    ),
 ];
 
 impl Event {
@@ -87,6 +99,8 @@ impl Event {
             Event::Dropped,
             Event::CacheHit,
             Event::CacheMiss,
+            Event::RrlDropped,
+            Event::RrlSlipped,
         ];
         let answered = (0..RCODES as u16).map(|code| Event::Answered(Rcode(code)));
         fixed.into_iter().chain(answered)
@@ -102,6 +116,8 @@ impl Event {
             Event::Dropped => 5,
             Event::CacheHit => 6,
             Event::CacheMiss => 7,
+            Event::RrlDropped => 8,
+            Event::RrlSlipped => 9,
             Event::Answered(rcode) => FIXED + usize::from(rcode.header_bits()),
         }
     }
@@ -122,6 +138,8 @@ impl Event {
             Event::CacheMiss => ("berth_forward_cache_misses", None),
             Event::Refused => ("berth_refused", None),
             Event::Dropped => ("berth_dropped", None),
+            Event::RrlDropped => ("berth_rrl_dropped", None),
+            Event::RrlSlipped => ("berth_rrl_slipped", None),
         }
     }
 }

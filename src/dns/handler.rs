@@ -21,7 +21,11 @@
 //!                                               REFUSED   Forwarder::begin:
 //!                                                         cache, or Pending
 //! ```
+//!
+//! Every reply of berth's own over UDP (not forwarded ones) then passes the
+//! response rate limiter ([`rrl`]): sent, sent empty with TC, or dropped.
 
+use std::cell::{Cell, OnceCell};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -30,6 +34,7 @@ use ipnet::IpNet;
 use super::answer;
 use super::forward::{Begin, Forwarder, Pending};
 use super::message::{self, FLAG_TC, Transport};
+use super::rrl::{self, Kind, Verdict};
 use super::wire::{self, Query};
 use super::{tsig, xfr};
 use crate::iana::{Class, Rcode, Rtype};
@@ -46,6 +51,8 @@ pub struct Handler {
     pub allow_recursion: Vec<IpNet>,
     /// Who may transfer zones, and the TSIG keys queries are signed with.
     pub transfers: Arc<xfr::Settings>,
+    /// Response rate limiting of berth's own UDP answers; `None`: off.
+    pub rrl: Option<rrl::Limiter>,
 }
 
 /// What the socket does with one query.
@@ -77,53 +84,77 @@ impl Handler {
             Transport::Udp => Event::UdpQuery,
             Transport::Tcp => Event::TcpQuery,
         });
-        let reply = match wire::parse_query(packet) {
-            Ok(query) => {
-                // RFC 8945 §5.2: a signed query is checked before anything
-                // else; one that fails gets NOTAUTH, whatever it asked.
-                let verified = match query.tsig {
-                    None => None,
-                    Some(at) => {
-                        let error = |buf: &mut Vec<u8>, code| {
-                            message::reply_with_rcode(&query, buf, code, false)
-                        };
-                        match tsig::check(&self.transfers.keys, packet, at, buf, error) {
-                            Ok(verified) => Some(verified),
-                            Err(len) => return answered(len, buf),
-                        }
+        // Only UDP answers are limited: over TCP the source is not forged.
+        let limiter = match transport {
+            Transport::Udp => self.rrl.as_ref(),
+            Transport::Tcp => None,
+        };
+        let client = Peer::new(client);
+        let query = match wire::parse_query(packet) {
+            Ok(query) => query,
+            Err(malformed) => {
+                return match message::reply_to_malformed(malformed, buf) {
+                    Some(len) => limit(limiter, client.ip(), Kind::Error, None, len, buf),
+                    None => {
+                        metrics::count(Event::Dropped);
+                        Action::Drop
                     }
                 };
-                if matches!(query.qtype, Rtype::AXFR | Rtype::IXFR) {
-                    let settings = &self.transfers;
-                    let client = client();
-                    let signed = verified.as_ref();
-                    return match xfr::serve(
-                        snapshot, &query, client, transport, settings, signed, buf,
-                    ) {
-                        xfr::Answer::Reply(len) => answered(len, buf),
-                        xfr::Answer::Messages(messages) => {
-                            metrics::count(Event::Answered(Rcode::NOERROR));
-                            Action::Transfer(messages)
-                        }
-                    };
-                }
-                match own_reply(snapshot, &query, transport, buf) {
-                    Some(len) => match &verified {
-                        Some(verified) => sign_reply(&query, transport, verified, len, buf),
-                        None => len,
-                    },
-                    None => return self.elsewhere(&query, client, transport, buf),
+            }
+        };
+        let own = |len, kind, buf: &mut Vec<u8>| {
+            limit(limiter, client.ip(), kind, Some(&query), len, buf)
+        };
+        // RFC 8945 §5.2: a signed query is checked before anything else;
+        // one that fails gets NOTAUTH, whatever it asked.
+        let verified = match query.tsig {
+            None => None,
+            Some(at) => {
+                let error =
+                    |buf: &mut Vec<u8>, code| message::reply_with_rcode(&query, buf, code, false);
+                match tsig::check(&self.transfers.keys, packet, at, buf, error) {
+                    Ok(verified) => Some(verified),
+                    Err(len) => return own(len, Kind::Error, buf),
                 }
             }
-            Err(malformed) => match message::reply_to_malformed(malformed, buf) {
-                Some(len) => len,
-                None => {
-                    metrics::count(Event::Dropped);
-                    return Action::Drop;
-                }
-            },
         };
-        answered(reply, buf)
+        if matches!(query.qtype, Rtype::AXFR | Rtype::IXFR) {
+            let settings = &self.transfers;
+            let signed = verified.as_ref();
+            return match xfr::serve(
+                snapshot,
+                &query,
+                client.ip(),
+                transport,
+                settings,
+                signed,
+                buf,
+            ) {
+                xfr::Answer::Reply(len) => own(len, Kind::Error, buf),
+                xfr::Answer::Messages(messages) => {
+                    metrics::count(Event::Answered(Rcode::NOERROR));
+                    Action::Transfer(messages)
+                }
+            };
+        }
+        match own_reply(snapshot, &query, transport, buf) {
+            Some((len, zone)) => {
+                let len = match &verified {
+                    Some(verified) => sign_reply(&query, transport, verified, len, buf),
+                    None => len,
+                };
+                let kind = match rcode_of(buf) {
+                    Rcode::NOERROR => Kind::Answer {
+                        qname: query.qname.as_bytes(),
+                        qtype: query.qtype.0,
+                    },
+                    Rcode::NXDOMAIN => Kind::NxDomain { zone },
+                    _ => Kind::Error,
+                };
+                own(len, kind, buf)
+            }
+            None => self.elsewhere(&query, || client.ip(), transport, buf, limiter),
+        }
     }
 
     /// A name berth does not serve (RFC 1034 §4.3.2 step 4): forwarded for
@@ -135,13 +166,15 @@ impl Handler {
         client: impl FnOnce() -> Option<IpAddr>,
         transport: Transport,
         buf: &mut Vec<u8>,
+        limiter: Option<&rrl::Limiter>,
     ) -> Action {
+        let client = client();
         let forwarder = match &self.forwarder {
-            Some(forwarder) if client().is_some_and(|ip| self.may_forward(ip)) => forwarder,
+            Some(forwarder) if client.is_some_and(|ip| self.may_forward(ip)) => forwarder,
             _ => {
                 metrics::count(Event::Refused);
                 let len = message::reply_with_rcode(query, buf, Rcode::REFUSED, false);
-                return Action::Reply(len);
+                return limit(limiter, client, Kind::Error, Some(query), len, buf);
             }
         };
         metrics::count(Event::Forwarded);
@@ -160,34 +193,103 @@ impl Handler {
     }
 }
 
-/// berth's own reply to `query`, its length; `None` when the name is not
-/// berth's to answer.
-fn own_reply(
-    snapshot: &Snapshot,
+/// berth's own reply to `query`: its length, and the apex of the zone it
+/// came from (empty when it was refused before a zone was looked up);
+/// `None` when the name is not berth's to answer.
+fn own_reply<'s>(
+    snapshot: &'s Snapshot,
     query: &Query<'_>,
     transport: Transport,
     buf: &mut Vec<u8>,
-) -> Option<usize> {
+) -> Option<(usize, &'s [u8])> {
     let rcode_only = |buf: &mut Vec<u8>, code| message::reply_with_rcode(query, buf, code, false);
     // Whatever the name, a version berth does not speak (RFC 6891 §6.1.3)
     // and types that are never looked up: OPT, TSIG and TKEY belong in the
     // additional section only; MAILA and MAILB are obsolete (RFC 6895 §3.1).
     if query.edns.is_some_and(|edns| edns.version > 0) {
-        return Some(message::reply_badvers(query, buf));
+        return Some((message::reply_badvers(query, buf), &[]));
     }
     match query.qtype {
-        Rtype::OPT | Rtype::TSIG | Rtype::TKEY => return Some(rcode_only(buf, Rcode::FORMERR)),
-        Rtype::MAILA | Rtype::MAILB => return Some(rcode_only(buf, Rcode::NOTIMP)),
+        Rtype::OPT | Rtype::TSIG | Rtype::TKEY => {
+            return Some((rcode_only(buf, Rcode::FORMERR), &[]));
+        }
+        Rtype::MAILA | Rtype::MAILB => return Some((rcode_only(buf, Rcode::NOTIMP), &[])),
         _ => {}
     }
     let zone = snapshot.zone_for(query.qname.as_bytes())?;
-    if query.qclass != Class::IN && query.qclass != Class::ANY {
-        return Some(rcode_only(buf, Rcode::REFUSED));
+    let len = if query.qclass != Class::IN && query.qclass != Class::ANY {
+        rcode_only(buf, Rcode::REFUSED)
+    } else if zone.kind == ZoneKind::Reverse {
+        answer::answer_reverse(zone, query, transport, buf)?
+    } else {
+        answer::answer(zone, query, transport, buf)
+    };
+    Some((len, &zone.apex))
+}
+
+/// The RCODE in a reply's header (its low four bits; BADVERS shows as 0
+/// here and is told apart by the caller only through the OPT).
+fn rcode_of(buf: &[u8]) -> Rcode {
+    Rcode::of_header(buf.get(3).map_or(0, |&byte| u16::from(byte)))
+}
+
+/// Who asked, converted from the socket's address only when something
+/// needs it: the UDP hot path with RRL off never does.
+struct Peer<F> {
+    ask: Cell<Option<F>>,
+    ip: OnceCell<Option<IpAddr>>,
+}
+
+impl<F: FnOnce() -> Option<IpAddr>> Peer<F> {
+    fn new(ask: F) -> Self {
+        Peer {
+            ask: Cell::new(Some(ask)),
+            ip: OnceCell::new(),
+        }
     }
-    if zone.kind == ZoneKind::Reverse {
-        return answer::answer_reverse(zone, query, transport, buf);
+
+    fn ip(&self) -> Option<IpAddr> {
+        *self
+            .ip
+            .get_or_init(|| self.ask.take().and_then(|ask| ask()))
     }
-    Some(answer::answer(zone, query, transport, buf))
+}
+
+/// Sends berth's own reply of `len` bytes, counted by its RCODE, unless
+/// `limiter` says the client has had its share this second: then nothing,
+/// or the same reply emptied with TC set, so a real client asks over TCP.
+fn limit(
+    limiter: Option<&rrl::Limiter>,
+    client: Option<IpAddr>,
+    kind: Kind<'_>,
+    query: Option<&Query<'_>>,
+    len: usize,
+    buf: &mut Vec<u8>,
+) -> Action {
+    let verdict = match (limiter, client) {
+        (Some(limiter), Some(client)) => limiter.check(client, kind),
+        _ => Verdict::Send,
+    };
+    match verdict {
+        Verdict::Send => answered(len, buf),
+        Verdict::Drop => {
+            metrics::count(Event::RrlDropped);
+            Action::Drop
+        }
+        Verdict::Slip => {
+            metrics::count(Event::RrlSlipped);
+            let len = match query {
+                Some(query) => message::reply_with_rcode(query, buf, rcode_of(buf), false),
+                // A packet that did not parse has no question to repeat:
+                // its reply is already only a header.
+                None => len,
+            };
+            if let Some(flags) = buf.get_mut(2) {
+                *flags |= (FLAG_TC >> 8) as u8;
+            }
+            Action::Reply(len)
+        }
+    }
 }
 
 /// Counts a reply of `len` bytes in `buf` by its RCODE and sends it.

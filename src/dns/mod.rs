@@ -22,6 +22,7 @@ pub mod message;
 mod mmsg;
 pub mod notify;
 pub(crate) mod response;
+pub mod rrl;
 pub mod server;
 pub mod tsig;
 pub mod wire;

@@ -420,6 +420,7 @@ mod tests {
             snapshot,
             forwarder: None,
             allow_recursion: Vec::new(),
+            rrl: None,
         });
         let bound = bind(&[(Ipv4Addr::LOCALHOST, 0).into()], 1).unwrap();
         let address = bound[0].address;

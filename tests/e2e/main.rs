@@ -17,6 +17,7 @@ mod operator;
 mod oracle;
 mod resolvers;
 mod rfc;
+mod rrl;
 mod secondaries;
 mod serving;
 mod zone_confinement;
