@@ -38,6 +38,7 @@ pub async fn run<S: Future<Output = ()>>(
         ttl,
         soa_minimum,
         name_servers,
+        ns_from_interface,
         wildcard_target,
         docker,
         upstreams,
@@ -68,6 +69,22 @@ pub async fn run<S: Future<Output = ()>>(
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let bound = server::bind(&listen, workers).with_context(|| format!("binding {listen:?}"))?;
     let addresses: Vec<SocketAddr> = bound.iter().map(|b| b.address).collect();
+    // HTTP too: every "address in use" comes before any source starts.
+    let http_listener = match http {
+        Some(address) => Some(
+            tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("binding --http {address}"))?,
+        ),
+        None => None,
+    };
+    if let Some(ip) = ns_from_interface {
+        tracing::info!(
+            %ip,
+            "ns.<zone> answers at the first interface address that is not loopback: \
+             berth listens on every address; set --ns-address to choose"
+        );
+    }
 
     let first_reading = match zone_dir {
         Some(dir) => {
@@ -90,7 +107,10 @@ pub async fn run<S: Future<Output = ()>>(
                     .context("starting the zone file reader")?,
             )
         }
-        None => None,
+        None => {
+            tracing::info!("no zone files: --zones not given and ./zones does not exist");
+            None
+        }
     };
     let stop_sources = CancellationToken::new();
     match docker {
@@ -121,10 +141,7 @@ pub async fn run<S: Future<Output = ()>>(
         ))
     };
     let http_shutdown = CancellationToken::new();
-    if let Some(address) = http {
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .with_context(|| format!("binding --http {address}"))?;
+    if let Some(listener) = http_listener {
         let address = listener.local_addr()?;
         let window = Window {
             snapshot: snapshot.clone(),

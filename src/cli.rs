@@ -5,14 +5,14 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Authoritative DNS for the containers on a Docker host.
 ///
 /// berth answers A, AAAA, SRV, PTR and TXT queries for names in its zones from
 /// a live map of the host's containers and from RFC 1035 zone files, and
 /// forwards every other query to upstream resolvers.
-#[derive(Parser, Debug, Default, Deserialize)]
+#[derive(Parser, Debug, Default, Deserialize, Serialize)]
 #[command(name = "berth", version, about, long_about = None)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Cli {
@@ -20,6 +20,12 @@ pub struct Cli {
     #[arg(long, env = "BERTH_CONFIG", value_name = "FILE")]
     #[serde(skip)]
     pub config: Option<PathBuf>,
+
+    /// Check the configuration, print it as berth will run it (TOML, keys
+    /// as in --config) and exit: 0 when it is good, 64 when it is not.
+    #[arg(long)]
+    #[serde(skip)]
+    pub check: bool,
 
     /// Address to answer DNS on, UDP and TCP; repeatable, IPv6 as [::1]:1053.
     /// [default: 127.0.0.1:1053]
@@ -29,10 +35,12 @@ pub struct Cli {
         value_name = "ADDR:PORT",
         value_delimiter = ','
     )]
+    #[serde(deserialize_with = "one_or_many")]
     pub listen: Vec<String>,
 
     /// Zone berth is authoritative for; repeatable. [default: apps.local]
     #[arg(long, env = "BERTH_ZONE", value_name = "NAME", value_delimiter = ',')]
+    #[serde(deserialize_with = "one_or_many")]
     pub zone: Vec<String>,
 
     /// Directory of RFC 1035 master files (*.zone), reloaded on SIGHUP and
@@ -61,18 +69,19 @@ pub struct Cli {
     pub max_zone_size: Option<String>,
 
     /// TTL of generated records. [default: 5]
-    #[arg(long, env = "BERTH_TTL", value_name = "SECONDS")]
+    #[arg(long, env = "BERTH_TTL", value_name = "SECONDS", allow_hyphen_values = true, value_parser = seconds)]
     pub ttl: Option<u32>,
 
     /// The SOA minimum: how long resolvers cache NXDOMAIN and NODATA
     /// (RFC 2308). [default: 5]
-    #[arg(long, env = "BERTH_SOA_MINIMUM", value_name = "SECONDS")]
+    #[arg(long, env = "BERTH_SOA_MINIMUM", value_name = "SECONDS", allow_hyphen_values = true, value_parser = seconds)]
     pub soa_minimum: Option<u32>,
 
     /// A name server of every zone, NAME=IP: relative names (ns1) are placed
     /// in each zone with that address; repeatable; the first is the SOA
     /// MNAME. [default: ns=<--ns-address>]
     #[arg(long, env = "BERTH_NS", value_name = "NAME=IP", value_delimiter = ',')]
+    #[serde(deserialize_with = "one_or_many")]
     pub ns: Vec<String>,
 
     /// Address of ns.<zone>, the host the zone's NS record names, when no
@@ -120,6 +129,7 @@ pub struct Cli {
         value_name = "ADDR[:PORT]|off",
         value_delimiter = ','
     )]
+    #[serde(deserialize_with = "one_or_many")]
     pub upstream: Vec<String>,
 
     /// Clients allowed to use forwarding; others get REFUSED for names
@@ -131,6 +141,7 @@ pub struct Cli {
         value_name = "CIDR",
         value_delimiter = ','
     )]
+    #[serde(deserialize_with = "one_or_many")]
     pub allow_recursion: Vec<String>,
 
     /// Secondaries that may transfer berth's zones (AXFR, IXFR): a CIDR,
@@ -142,6 +153,7 @@ pub struct Cli {
         value_name = "CIDR|key NAME",
         value_delimiter = ','
     )]
+    #[serde(deserialize_with = "one_or_many")]
     pub allow_transfer: Vec<String>,
 
     /// Secondary to send NOTIFY to when a zone's serial changes, as
@@ -152,11 +164,12 @@ pub struct Cli {
         value_name = "ADDR[:PORT]",
         value_delimiter = ','
     )]
+    #[serde(deserialize_with = "one_or_many")]
     pub notify: Vec<String>,
 
     /// Versions of each zone kept for IXFR; 0 sends whole zones only.
     /// [default: 100]
-    #[arg(long, env = "BERTH_IXFR_JOURNAL", value_name = "VERSIONS")]
+    #[arg(long, env = "BERTH_IXFR_JOURNAL", value_name = "VERSIONS", allow_hyphen_values = true, value_parser = count::<usize>)]
     pub ixfr_journal: Option<usize>,
 
     /// TSIG key (RFC 8945) as NAME:ALGORITHM:BASE64; algorithms hmac-sha256,
@@ -168,11 +181,13 @@ pub struct Cli {
         value_name = "NAME:ALG:BASE64",
         value_delimiter = ','
     )]
+    #[serde(deserialize_with = "one_or_many")]
     pub tsig_key: Vec<String>,
 
     /// File of TSIG keys: NAME:ALGORITHM:BASE64 lines, or what
     /// `tsig-keygen` writes (one file for named and berth). Repeatable.
     #[arg(long, env = "BERTH_TSIG_KEY_FILE", value_name = "FILE")]
+    #[serde(deserialize_with = "one_or_many")]
     pub tsig_key_file: Vec<PathBuf>,
 
     /// How long to wait for one upstream before trying the next.
@@ -188,12 +203,12 @@ pub struct Cli {
     /// Room in the cache of forwarded answers, in answers of up to 1 KiB
     /// (a larger one takes a slot per KiB started); 0 turns the cache off.
     /// [default: 10000]
-    #[arg(long, env = "BERTH_CACHE_SIZE", value_name = "ENTRIES")]
+    #[arg(long, env = "BERTH_CACHE_SIZE", value_name = "ENTRIES", allow_hyphen_values = true, value_parser = count::<usize>)]
     pub cache_size: Option<usize>,
 
     /// Longest TTL given to clients in forwarded answers, and the longest
     /// any is cached. [default: 86400]
-    #[arg(long, env = "BERTH_MAX_TTL", value_name = "SECONDS")]
+    #[arg(long, env = "BERTH_MAX_TTL", value_name = "SECONDS", allow_hyphen_values = true, value_parser = seconds)]
     pub max_ttl: Option<u32>,
 
     /// Response rate limiting of berth's own UDP answers: responses per
@@ -206,10 +221,44 @@ pub struct Cli {
     /// Past the --rrl rate, every Nth response goes out empty with TC set,
     /// so a real client retries over TCP; the others are dropped. 0 drops
     /// them all. [default: 1]
-    #[arg(long, env = "BERTH_RRL_SLIP", value_name = "N")]
+    #[arg(long, env = "BERTH_RRL_SLIP", value_name = "N", allow_hyphen_values = true, value_parser = count::<u32>)]
     pub rrl_slip: Option<u32>,
 
     /// Log format: "text" or "json". Filter with RUST_LOG. [default: text]
     #[arg(long, env = "BERTH_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,
+}
+
+/// A repeatable key in the TOML file takes one value or a list of them:
+/// `upstream = "off"` as well as `upstream = ["10.0.0.2", "10.0.0.3"]`.
+fn one_or_many<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany<T> {
+        One(T),
+        Many(Vec<T>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(value) => vec![value],
+        OneOrMany::Many(values) => values,
+    })
+}
+
+/// A number of seconds: a whole number, never negative. (clap alone would
+/// take `--ttl -5` for a flag named `-5`.)
+fn seconds(text: &str) -> Result<u32, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a whole number of seconds (0 to 2147483647)"))
+}
+
+/// A count: a whole number, never negative.
+fn count<T: std::str::FromStr>(text: &str) -> Result<T, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a whole number (0 or more)"))
 }

@@ -15,6 +15,8 @@ use ipnet::IpNet;
 
 use hickory_proto::rr::Name;
 
+mod effective;
+
 use crate::cli::Cli;
 use crate::dns::tsig::{Key, Keyring};
 use crate::dns::xfr::{self, Rule};
@@ -76,6 +78,9 @@ pub struct Config {
     pub soa_minimum: u32,
     /// `--ns`, else `ns.<zone>` at `--ns-address`.
     pub name_servers: Vec<NameServer>,
+    /// The address `ns.<zone>` took from the host's interfaces (berth
+    /// listens on every address, and none was given), to be said at start.
+    pub ns_from_interface: Option<IpAddr>,
     pub wildcard_target: Option<IpAddr>,
     /// None: the docker source is off (`--docker off`).
     pub docker: Option<docker::Settings>,
@@ -104,18 +109,44 @@ impl Config {
     /// helper below; they run in this order, which is the order in which
     /// errors are reported.
     pub fn resolve(cli: Cli) -> Result<Config, ConfigError> {
-        let file = match &cli.config {
-            Some(path) => read_file(path)?,
-            None => Cli::default(),
+        let Some(path) = cli.config.clone() else {
+            return Config::build(cli);
         };
-        let given = over(cli, file);
+        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let file: Cli = toml::from_str(&text).map_err(|e| ConfigError::File {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let on_command_line = given_keys(&cli);
+        Config::build(over(cli, file)).map_err(|error| match error {
+            // A bad value that came from the file: say where it is.
+            ConfigError::Invalid { flag, reason }
+                if !on_command_line.iter().any(|key| key == flag) =>
+            {
+                match key_line(&text, flag) {
+                    Some(line) => ConfigError::File {
+                        path,
+                        reason: format!("line {line}: {flag}: {reason}"),
+                    },
+                    None => ConfigError::Invalid { flag, reason },
+                }
+            }
+            other => other,
+        })
+    }
+
+    fn build(given: Cli) -> Result<Config, ConfigError> {
         let listen = listen(&given.listen)?;
         let zones = zones(&given.zone)?;
         let zone_dir = zone_dir(given.zones.as_deref())?;
         let zone_limits = zone_limits(&given)?;
         let ttl = seconds("ttl", given.ttl.unwrap_or(DEFAULT_TTL))?;
         let soa_minimum = seconds("soa-minimum", given.soa_minimum.unwrap_or(DEFAULT_TTL))?;
-        let name_servers = name_servers(&given.ns, given.ns_address.as_deref(), &listen)?;
+        let (name_servers, ns_from_interface) =
+            name_servers(&given.ns, given.ns_address.as_deref(), &listen)?;
         let wildcard_target = wildcard_target(given.wildcard_target.as_deref())?;
         let docker = docker(&given, &zones, ttl, &name_servers)?;
         let upstreams = upstreams(&given.upstream, &listen)?;
@@ -137,6 +168,7 @@ impl Config {
             ttl,
             soa_minimum,
             name_servers,
+            ns_from_interface,
             wildcard_target,
             docker,
             upstreams,
@@ -152,13 +184,32 @@ impl Config {
     }
 }
 
-fn read_file(path: &Path) -> Result<Cli, ConfigError> {
-    let file_error = |reason: String| ConfigError::File {
-        path: path.to_path_buf(),
-        reason,
+/// The keys (flag names) given on the command line or in the
+/// environment: those the file's values do not reach.
+fn given_keys(cli: &Cli) -> Vec<String> {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(cli) else {
+        return Vec::new();
     };
-    let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
-    toml::from_str(&text).map_err(|e| file_error(e.to_string()))
+    fields
+        .into_iter()
+        .filter(|(_, value)| match value {
+            serde_json::Value::Null | serde_json::Value::Bool(false) => false,
+            serde_json::Value::Array(values) => !values.is_empty(),
+            _ => true,
+        })
+        .map(|(key, _)| key)
+        .collect()
+}
+
+/// The line (from 1) on which the TOML `text` sets `key`.
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|line| {
+            line.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|at| at + 1)
 }
 
 /// Flags and variables (in `cli`) over the file: a value given on the
@@ -167,6 +218,7 @@ fn read_file(path: &Path) -> Result<Cli, ConfigError> {
 fn over(cli: Cli, file: Cli) -> Cli {
     let Cli {
         config,
+        check,
         listen,
         zone,
         zones,
@@ -200,6 +252,7 @@ fn over(cli: Cli, file: Cli) -> Cli {
     let list = |flag: Vec<String>, file: Vec<String>| if flag.is_empty() { file } else { flag };
     Cli {
         config,
+        check,
         listen: list(listen, file.listen),
         zone: list(zone, file.zone),
         zones: zones.or(file.zones),
@@ -325,21 +378,52 @@ fn name_servers(
     given: &[String],
     ns_address: Option<&str>,
     listen: &[SocketAddr],
-) -> Result<Vec<NameServer>, ConfigError> {
+) -> Result<(Vec<NameServer>, Option<IpAddr>), ConfigError> {
     if given.is_empty() {
+        let mut picked = None;
         let address = match ns_address {
-            Some(text) => Some(parse_one("ns-address", text, "an IP address", parse_ip)?),
-            None => listen
+            Some(text) => parse_one("ns-address", text, "an IP address", parse_ip)?,
+            None => match listen
                 .iter()
                 .map(|a| a.ip())
-                .find(|ip| !ip.is_unspecified()),
+                .find(|ip| !ip.is_unspecified())
+            {
+                Some(ip) => ip,
+                None => *picked.insert(interface_address(listen)?),
+            },
         };
-        return Ok(NameServer::usual(address));
+        return Ok((NameServer::usual(Some(address)), picked));
     }
     if ns_address.is_some() {
         return Err(invalid("ns-address", "only used without --ns"));
     }
-    given.iter().map(|text| name_server(text)).collect()
+    let given = given.iter().map(|text| name_server(text));
+    Ok((given.collect::<Result<_, _>>()?, None))
+}
+
+/// berth listens on every address (`0.0.0.0`, `[::]`): `ns.<zone>` gets
+/// the first address of the host's first interface that is not loopback
+/// (nor link-local), of the same family; `app` says which at start-up.
+/// A host with none must be told: `--ns-address`.
+fn interface_address(listen: &[SocketAddr]) -> Result<IpAddr, ConfigError> {
+    let v6 = listen.first().is_some_and(SocketAddr::is_ipv6);
+    let usable = |ip: &IpAddr| match ip {
+        IpAddr::V4(ip) => !v6 && !ip.is_loopback() && !ip.is_link_local(),
+        IpAddr::V6(ip) => v6 && !ip.is_loopback() && !ip.is_unicast_link_local(),
+    };
+    if_addrs::get_if_addrs()
+        .ok()
+        .and_then(|interfaces| interfaces.iter().map(|i| i.ip()).find(usable))
+        .ok_or_else(|| {
+            invalid(
+                "ns-address",
+                format!(
+                    "--listen {} answers on every address and this host has no other \
+                     interface than loopback for ns.<zone>: give --ns-address IP",
+                    listen.first().map(ToString::to_string).unwrap_or_default()
+                ),
+            )
+        })
 }
 
 /// One `--ns`: `NAME=IP`, or an absolute `NAME.` outside berth's zones
@@ -437,15 +521,38 @@ fn check_docker_url(text: &str) -> Result<String, ConfigError> {
             format!("{text:?}: TLS is not supported; use unix:// or tcp://"),
         ));
     }
-    let known = ["unix://", "tcp://", "http://"];
-    if known.iter().any(|scheme| text.starts_with(scheme)) {
-        Ok(text.to_string())
-    } else {
-        Err(invalid(
-            "docker",
-            format!("{text:?} is not unix://, tcp://, http:// or \"off\""),
-        ))
+    let bad = |why: &str| invalid("docker", format!("{text:?}: {why}"));
+    if let Some(path) = text.strip_prefix("unix://") {
+        if !path.starts_with('/') {
+            return Err(bad(
+                "unix:// takes an absolute socket path (unix:///var/run/docker.sock)",
+            ));
+        }
+        return Ok(text.to_string());
     }
+    let Some(rest) = text
+        .strip_prefix("tcp://")
+        .or_else(|| text.strip_prefix("http://"))
+    else {
+        return Err(bad(
+            "not unix://PATH, tcp://HOST:PORT, http://HOST:PORT or \"off\"",
+        ));
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(':') => (host, Some(port)),
+        _ => (authority, None),
+    };
+    let host_ok = !host.is_empty()
+        && !host.contains(['/', '@', '?', '#'])
+        && !host.chars().any(char::is_whitespace);
+    if !host_ok {
+        return Err(bad("no host: tcp://HOST:PORT (tcp://127.0.0.1:2375)"));
+    }
+    if port.is_some_and(|port| port.parse::<u16>().map_or(true, |port| port == 0)) {
+        return Err(bad("the port is not a number from 1 to 65535"));
+    }
+    Ok(text.to_string())
 }
 
 /// `--address`, `--network` and `--host-ip` together: each only makes
@@ -657,6 +764,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
 }
 
 fn parse_zone(text: &str) -> Result<Name, String> {
+    zone_characters(text)?;
     let name = Name::from_ascii(text).map_err(|e| e.to_string())?;
     if name.is_root() || name.is_empty() {
         return Err("berth will not be authoritative for the root".into());
@@ -667,6 +775,43 @@ fn parse_zone(text: &str) -> Result<Name, String> {
     let mut name = name.to_lowercase();
     name.set_fqdn(true);
     Ok(name)
+}
+
+/// A zone's name is a host name's (RFC 952, RFC 1123 §2.1), underscores
+/// aside: resolvers and the snippets in `deploy/` must be able to write it.
+/// Says which character is wrong, where, and why.
+fn zone_characters(text: &str) -> Result<(), String> {
+    let trimmed = text.strip_suffix('.').unwrap_or(text);
+    if trimmed.is_empty() {
+        return Ok(());
+    }
+    for (at, c) in trimmed.char_indices() {
+        let allowed = c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if !allowed {
+            let shown = if c == ' ' {
+                "a space".to_string()
+            } else {
+                format!("{c:?}")
+            };
+            return Err(format!(
+                "{shown} at position {} is not allowed in a zone name: only letters, \
+                 digits, '-' and '_', in labels separated by '.'",
+                at + 1
+            ));
+        }
+    }
+    for label in trimmed.split('.') {
+        if label.is_empty() {
+            return Err("an empty label (two dots together, or a leading dot)".into());
+        }
+        if label.len() > 63 {
+            return Err(format!("the label {label:?} is longer than 63 characters"));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(format!("the label {label:?} starts or ends with '-'"));
+        }
+    }
+    Ok(())
 }
 
 /// `--tsig-key`, `--tsig-key-file`, `--allow-transfer`, `--notify` and
@@ -983,5 +1128,56 @@ mod tests {
         std::fs::write(&path, "bogus = 1\n").unwrap();
         let error = resolve(&["--config", path.to_str().unwrap()]).unwrap_err();
         assert!(error.to_string().contains("bogus"));
+    }
+
+    #[test]
+    fn docker_urls_need_a_host_or_an_absolute_path() {
+        for good in [
+            "unix:///var/run/docker.sock",
+            "tcp://127.0.0.1:2375",
+            "http://docker.internal:2375/",
+            "tcp://[::1]:2375",
+            "tcp://dockerhost",
+        ] {
+            assert!(check_docker_url(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://",
+            "tcp://",
+            "tcp://:2375",
+            "unix://x.sock",
+            "tcp://h:0",
+            "tcp://h:x",
+            "ftp://h",
+        ] {
+            let error = check_docker_url(bad).unwrap_err().to_string();
+            assert!(error.starts_with("--docker:"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn zone_names_say_what_is_wrong() {
+        assert!(parse_zone("apps.local").is_ok());
+        assert!(parse_zone("_tcp.apps.local.").is_ok());
+        let error = parse_zone("bad zone!").unwrap_err();
+        assert!(error.contains("a space at position 4"), "{error}");
+        assert!(parse_zone("a..b").unwrap_err().contains("empty label"));
+        assert!(parse_zone("-a.b").unwrap_err().contains("'-'"));
+        assert!(parse_zone(&"x".repeat(64)).unwrap_err().contains("63"));
+    }
+
+    #[test]
+    fn file_errors_name_the_key_and_line() {
+        assert_eq!(key_line("a = 1\n  ttl= 5\n", "ttl"), Some(2));
+        assert_eq!(key_line("ttl-x = 1\n", "ttl"), None);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("berth.toml");
+        std::fs::write(&path, "docker = \"off\"\nlisten = \"nowhere\"\n").unwrap();
+        let path = path.to_str().unwrap();
+        let error = resolve(&["--config", path]).unwrap_err().to_string();
+        assert!(error.contains("line 2: listen:"), "{error}");
+        // Given on the command line too: the flag's value is the bad one.
+        let error = resolve(&["--config", path, "--listen", "x"]).unwrap_err();
+        assert!(error.to_string().starts_with("--listen:"), "{error}");
     }
 }

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    let check = cli.check;
     let config = match Config::resolve(cli) {
         Ok(config) => config,
         Err(error) => {
@@ -35,6 +36,10 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if check {
+        print!("{}", config.effective());
+        return ExitCode::SUCCESS;
+    }
     init_logging(config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -309,6 +309,11 @@ impl Keyring {
         self.keys.is_empty()
     }
 
+    /// The keys' names, for `--check` (never their secrets).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|key| key.text.as_str())
+    }
+
     pub fn find(&self, name: &str) -> Option<&Arc<Key>> {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
         self.keys.iter().find(|k| k.text == name)
