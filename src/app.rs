@@ -49,6 +49,7 @@ pub async fn run<S: Future<Output = ()>>(
         transfers,
         http,
         rrl,
+        tcp,
         log_format: _,
     } = config;
 
@@ -197,6 +198,6 @@ pub async fn run<S: Future<Output = ()>>(
         http_shutdown.cancel();
         stop_sources.cancel();
     };
-    server::serve(bound, handler, shutdown).await?;
+    server::serve(bound, handler, tcp, shutdown).await?;
     Ok(())
 }

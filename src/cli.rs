@@ -224,6 +224,28 @@ pub struct Cli {
     #[arg(long, env = "BERTH_RRL_SLIP", value_name = "N", allow_hyphen_values = true, value_parser = count::<u32>)]
     pub rrl_slip: Option<u32>,
 
+    /// Open DNS TCP connections at most; when all are taken, the one idle
+    /// the longest is closed for a new client. [default: 512]
+    #[arg(long, env = "BERTH_TCP_CONNECTIONS", value_name = "N")]
+    pub tcp_connections: Option<usize>,
+
+    /// DNS TCP connections one client address (an IPv6 /64) may hold.
+    /// [default: an eighth of --tcp-connections]
+    #[arg(long, env = "BERTH_TCP_PER_CLIENT", value_name = "N")]
+    pub tcp_per_client: Option<usize>,
+
+    /// A DNS TCP connection with no complete query and no write progress
+    /// for this long is closed (a client that does not read, too).
+    /// [default: 10s]
+    #[arg(long, env = "BERTH_TCP_IDLE_TIMEOUT", value_name = "DURATION")]
+    pub tcp_idle_timeout: Option<String>,
+
+    /// Bytes of replies that may wait to be written on one DNS TCP
+    /// connection; reading stops until they are. At least 64K.
+    /// [default: 128K]
+    #[arg(long, env = "BERTH_TCP_QUEUED_BYTES", value_name = "SIZE")]
+    pub tcp_queued_bytes: Option<String>,
+
     /// Log format: "text" or "json". Filter with RUST_LOG. [default: text]
     #[arg(long, env = "BERTH_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,

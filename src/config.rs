@@ -20,7 +20,7 @@ mod effective;
 use crate::cli::Cli;
 use crate::dns::tsig::{Key, Keyring};
 use crate::dns::xfr::{self, Rule};
-use crate::dns::{notify, rrl};
+use crate::dns::{notify, rrl, tcp};
 use crate::registry::NameServer;
 use crate::sources::{docker, zonefile};
 
@@ -98,6 +98,7 @@ pub struct Config {
     pub http: Option<SocketAddr>,
     /// None: response rate limiting is off (`--rrl off`).
     pub rrl: Option<rrl::Settings>,
+    pub tcp: tcp::Limits,
     pub log_format: LogFormat,
 }
 
@@ -159,6 +160,7 @@ impl Config {
         let transfers = transfers(&given)?;
         let http = http(given.http.as_deref())?;
         let rrl = rrl(given.rrl.as_deref(), given.rrl_slip)?;
+        let tcp = tcp_limits(&given)?;
         let log_format = log_format(given.log_format.as_deref())?;
         Ok(Config {
             listen,
@@ -179,6 +181,7 @@ impl Config {
             transfers,
             http,
             rrl,
+            tcp,
             log_format,
         })
     }
@@ -247,6 +250,10 @@ fn over(cli: Cli, file: Cli) -> Cli {
         max_ttl,
         rrl,
         rrl_slip,
+        tcp_connections,
+        tcp_per_client,
+        tcp_idle_timeout,
+        tcp_queued_bytes,
         log_format,
     } = cli;
     let list = |flag: Vec<String>, file: Vec<String>| if flag.is_empty() { file } else { flag };
@@ -285,6 +292,10 @@ fn over(cli: Cli, file: Cli) -> Cli {
         max_ttl: max_ttl.or(file.max_ttl),
         rrl: rrl.or(file.rrl),
         rrl_slip: rrl_slip.or(file.rrl_slip),
+        tcp_connections: tcp_connections.or(file.tcp_connections),
+        tcp_per_client: tcp_per_client.or(file.tcp_per_client),
+        tcp_idle_timeout: tcp_idle_timeout.or(file.tcp_idle_timeout),
+        tcp_queued_bytes: tcp_queued_bytes.or(file.tcp_queued_bytes),
         log_format: log_format.or(file.log_format),
     }
 }
@@ -682,6 +693,50 @@ fn rrl(given: Option<&str>, slip: Option<u32>) -> Result<Option<rrl::Settings>, 
     }))
 }
 
+/// `--tcp-connections`, `--tcp-per-client`, `--tcp-idle-timeout` and
+/// `--tcp-queued-bytes`.
+fn tcp_limits(given: &Cli) -> Result<tcp::Limits, ConfigError> {
+    let defaults = tcp::Limits::default();
+    let connections = given.tcp_connections.unwrap_or(defaults.connections);
+    if connections == 0 {
+        return Err(invalid("tcp-connections", "must be at least 1"));
+    }
+    let per_client = match given.tcp_per_client {
+        None => (connections / tcp::DEFAULT_SHARE).max(1),
+        Some(0) => return Err(invalid("tcp-per-client", "must be at least 1")),
+        Some(n) => n.min(connections),
+    };
+    let idle_timeout = match given.tcp_idle_timeout.as_deref() {
+        None => defaults.idle_timeout,
+        Some(text) => parse_one(
+            "tcp-idle-timeout",
+            text,
+            "a duration such as 10s or 500ms",
+            parse_duration,
+        )?,
+    };
+    let queued_bytes = size(
+        "tcp-queued-bytes",
+        given.tcp_queued_bytes.as_deref(),
+        defaults.queued_bytes as u64,
+    )?;
+    if queued_bytes < tcp::MIN_QUEUED_BYTES as u64 {
+        return Err(invalid(
+            "tcp-queued-bytes",
+            format!("must hold one message: at least {}", tcp::MIN_QUEUED_BYTES),
+        ));
+    }
+    Ok(tcp::Limits {
+        connections,
+        per_client,
+        idle_timeout,
+        // A semaphore counts at most usize::MAX >> 3 permits.
+        queued_bytes: usize::try_from(queued_bytes)
+            .unwrap_or(usize::MAX >> 3)
+            .min(usize::MAX >> 3),
+    })
+}
+
 /// `--log-format`.
 fn log_format(given: Option<&str>) -> Result<LogFormat, ConfigError> {
     match given {
@@ -972,6 +1027,11 @@ mod tests {
         assert!(config.upstreams.is_empty());
         assert_eq!(config.cache_size, DEFAULT_CACHE_SIZE);
         assert_eq!(config.rrl, Some(rrl::Settings { rate: 100, slip: 1 }));
+        assert_eq!(config.tcp, tcp::Limits::default());
+        assert_eq!(config.tcp.per_client, 64);
+        let config = resolve(&["--tcp-connections", "40", "--tcp-idle-timeout", "2s"]).unwrap();
+        assert_eq!(config.tcp.per_client, 5);
+        assert_eq!(config.tcp.idle_timeout, Duration::from_secs(2));
         let config = resolve(&["--rrl", "off", "--rrl-slip", "3"]).unwrap();
         assert_eq!(config.rrl, None);
         let config = resolve(&["--rrl", "20", "--rrl-slip", "0"]).unwrap();
@@ -1043,6 +1103,10 @@ mod tests {
         assert!(message(&["--docker", "https://h:2376"]).starts_with("--docker:"));
         assert!(message(&["--address", "both"]).starts_with("--address:"));
         assert!(message(&["--rrl", "0"]).starts_with("--rrl:"));
+        assert!(message(&["--tcp-connections", "0"]).starts_with("--tcp-connections:"));
+        assert!(message(&["--tcp-per-client", "0"]).starts_with("--tcp-per-client:"));
+        assert!(message(&["--tcp-idle-timeout", "x"]).starts_with("--tcp-idle-timeout:"));
+        assert!(message(&["--tcp-queued-bytes", "1K"]).starts_with("--tcp-queued-bytes:"));
         assert!(message(&["--rrl", "fast"]).starts_with("--rrl:"));
         assert!(message(&["--address", "host"]).starts_with("--host-ip:"));
         assert!(message(&["--host-ip", "192.0.2.1"]).starts_with("--host-ip:"));

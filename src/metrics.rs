@@ -268,8 +268,14 @@ pub struct Live {
     pub docker_events: Family<Action, Counter>,
     /// TCP connections being served now.
     pub tcp_open: Gauge,
-    /// TCP connections closed on accept: too many were open.
+    /// TCP connections closed on accept: too many were open, or too many
+    /// from that client.
     pub tcp_refused: Counter,
+    /// Idle TCP connections closed to make room for a new one.
+    pub tcp_evicted: Counter,
+    /// TCP connections closed because a write made no progress (a client
+    /// that does not read) or failed.
+    pub tcp_stalled: Counter,
 }
 
 /// The process's one [`Live`].
@@ -311,8 +317,18 @@ impl Live {
         );
         registry.register(
             "berth_tcp_connections_refused",
-            "TCP connections closed at once because too many were open",
+            "TCP connections closed at once: too many were open, or too many from that client",
             self.tcp_refused.clone(),
+        );
+        registry.register(
+            "berth_tcp_connections_evicted",
+            "Idle TCP connections closed to make room for a new client",
+            self.tcp_evicted.clone(),
+        );
+        registry.register(
+            "berth_tcp_connections_stalled",
+            "TCP connections closed because writing to them made no progress or failed",
+            self.tcp_stalled.clone(),
         );
     }
 }

@@ -52,6 +52,7 @@ impl Config {
             transfers,
             http,
             rrl,
+            tcp,
             log_format,
         } = self;
         let mut table = Table::new();
@@ -135,6 +136,13 @@ impl Config {
             }
             None => set("rrl", text("off")),
         }
+        set("tcp-connections", number(tcp.connections));
+        set("tcp-per-client", number(tcp.per_client));
+        set(
+            "tcp-idle-timeout",
+            text(format!("{}ms", tcp.idle_timeout.as_millis())),
+        );
+        set("tcp-queued-bytes", text(tcp.queued_bytes));
         let format = match log_format {
             LogFormat::Text => "text",
             LogFormat::Json => "json",

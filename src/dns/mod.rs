@@ -24,6 +24,7 @@ pub mod notify;
 pub(crate) mod response;
 pub mod rrl;
 pub mod server;
+pub mod tcp;
 pub mod tsig;
 pub mod wire;
 pub mod xfr;

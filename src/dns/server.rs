@@ -5,8 +5,8 @@
 //! taking queries in batches (recvmmsg), answering them from one snapshot
 //! load without ever awaiting, and sending the replies in one call
 //! (sendmmsg); only queries that must wait for an upstream go to the async
-//! runtime. TCP (RFC 7766) runs on the runtime: pipelined queries, answers
-//! as they are ready, idle timeout.
+//! runtime. TCP (RFC 7766) runs on the runtime, in [`tcp`]: pipelined
+//! queries, answers as they are ready, and limits that keep it fair.
 //!
 //! [`bind`] then [`serve`]: the sockets are bound first, so that the caller
 //! can log the addresses (a test: read back port 0) before serving.
@@ -20,24 +20,15 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::runtime::Handle;
-use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::handler::{Action, Handler};
 use super::message::{MAX_UDP_PAYLOAD, Transport};
 use super::mmsg::Batch;
-use crate::metrics;
+use super::tcp;
 
-/// How long a TCP connection may sit without a query (RFC 7766 §6.2.3).
-pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Open TCP connections at most; more are closed on accept.
-const MAX_TCP_CONNECTIONS: usize = 512;
-/// Responses waiting to be written on one TCP connection.
-const TCP_PIPELINE_DEPTH: usize = 64;
 /// How often an idle UDP worker checks whether to stop.
 const UDP_STOP_POLL: Duration = Duration::from_millis(200);
 /// How long open TCP connections get to finish after the stop signal.
@@ -110,9 +101,10 @@ fn tcp_listener(address: SocketAddr) -> io::Result<std::net::TcpListener> {
 pub async fn serve(
     bound: Vec<Bound>,
     handler: Arc<Handler>,
+    tcp_limits: tcp::Limits,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let running = start(bound, handler)?;
+    let running = start(bound, handler, tcp_limits)?;
     shutdown.await;
     running.stop(DRAIN_GRACE).await;
     Ok(())
@@ -144,12 +136,12 @@ impl Running {
 }
 
 /// Starts a UDP worker thread per socket and a TCP accept task per address.
-fn start(bound: Vec<Bound>, handler: Arc<Handler>) -> io::Result<Running> {
+fn start(bound: Vec<Bound>, handler: Arc<Handler>, tcp_limits: tcp::Limits) -> io::Result<Running> {
     let runtime = Handle::current();
     let stop_udp = Arc::new(AtomicBool::new(false));
     let tcp_shutdown = CancellationToken::new();
     let tcp_tasks = TaskTracker::new();
-    let connections = Arc::new(Semaphore::new(MAX_TCP_CONNECTIONS));
+    let connections = tcp::Table::new(tcp_limits);
     let mut udp_threads = Vec::new();
     for Bound { address, udp, tcp } in bound {
         for (i, socket) in udp.into_iter().enumerate() {
@@ -165,7 +157,7 @@ fn start(bound: Vec<Bound>, handler: Arc<Handler>) -> io::Result<Running> {
             udp_threads.push(thread);
         }
         let listener = tokio::net::TcpListener::from_std(tcp)?;
-        tcp_tasks.spawn(accept_tcp(
+        tcp_tasks.spawn(tcp::accept(
             listener,
             handler.clone(),
             connections.clone(),
@@ -242,121 +234,6 @@ impl UdpWorker {
     }
 }
 
-async fn accept_tcp(
-    listener: tokio::net::TcpListener,
-    handler: Arc<Handler>,
-    connections: Arc<Semaphore>,
-    shutdown: CancellationToken,
-    tasks: TaskTracker,
-) {
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = shutdown.cancelled() => return,
-        };
-        let (stream, client) = match accepted {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                tracing::warn!(%error, "tcp accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        // Over the limit the connection is closed at once rather than queued.
-        let Ok(permit) = connections.clone().try_acquire_owned() else {
-            metrics::live().tcp_refused.inc();
-            continue;
-        };
-        let handler = handler.clone();
-        let shutdown = shutdown.clone();
-        let open = metrics::OpenConnection::new();
-        tasks.spawn(async move {
-            serve_tcp(stream, client, handler, shutdown).await;
-            drop((permit, open));
-        });
-    }
-}
-
-/// One TCP connection: reads length-prefixed queries until idle, closed, or
-/// shut down; answers local ones at once and forwarded ones when they return,
-/// so a slow upstream does not hold up the queries pipelined behind it.
-async fn serve_tcp(
-    stream: TcpStream,
-    client: SocketAddr,
-    handler: Arc<Handler>,
-    shutdown: CancellationToken,
-) {
-    let _ = stream.set_nodelay(true);
-    let (mut reader, mut writer) = stream.into_split();
-    let (replies, mut outgoing) = mpsc::channel::<Vec<u8>>(TCP_PIPELINE_DEPTH);
-    let write_task = tokio::spawn(async move {
-        while let Some(reply) = outgoing.recv().await {
-            let Ok(len) = u16::try_from(reply.len()) else {
-                continue;
-            };
-            let mut framed = Vec::with_capacity(reply.len() + 2);
-            framed.extend_from_slice(&len.to_be_bytes());
-            framed.extend_from_slice(&reply);
-            if writer.write_all(&framed).await.is_err() {
-                return;
-            }
-        }
-        let _ = writer.shutdown().await;
-    });
-    let mut buf = Vec::new();
-    loop {
-        let read = async {
-            let len = reader.read_u16().await? as usize;
-            let mut query = vec![0u8; len];
-            reader.read_exact(&mut query).await?;
-            Ok::<_, io::Error>(query)
-        };
-        let query = tokio::select! {
-            read = tokio::time::timeout(TCP_IDLE_TIMEOUT, read) => match read {
-                Ok(Ok(query)) => query,
-                _ => break,
-            },
-            _ = shutdown.cancelled() => break,
-        };
-        let snapshot = handler.snapshot.load();
-        let action = handler.respond(
-            &snapshot,
-            &query,
-            || Some(client.ip()),
-            Transport::Tcp,
-            &mut buf,
-        );
-        // A snapshot guard is not Send: it must not live across an await.
-        drop(snapshot);
-        match action {
-            Action::Reply(len) => {
-                if replies.send(buf[..len].to_vec()).await.is_err() {
-                    break;
-                }
-            }
-            // One consistent version of the zone, sent message by message
-            // through the same bounded queue as every other reply.
-            Action::Transfer(messages) => {
-                for message in messages {
-                    if replies.send(message).await.is_err() {
-                        break;
-                    }
-                }
-            }
-            Action::Forward(pending) => {
-                let replies = replies.clone();
-                tokio::spawn(async move {
-                    let _ = replies.send(pending.finish().await).await;
-                });
-            }
-            // Nothing worth answering: RFC 7766 lets the server close.
-            Action::Drop => break,
-        }
-    }
-    drop(replies);
-    let _ = write_task.await;
-}
-
 #[cfg(test)]
 mod tests {
     use std::net::{Ipv4Addr, TcpStream as StdTcpStream};
@@ -425,7 +302,7 @@ mod tests {
         let bound = bind(&[(Ipv4Addr::LOCALHOST, 0).into()], 1).unwrap();
         let address = bound[0].address;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(bound, handler, async {
+        let server = tokio::spawn(serve(bound, handler, tcp::Limits::default(), async {
             let _ = stopped.await;
         }));
 

@@ -20,5 +20,6 @@ mod rfc;
 mod rrl;
 mod secondaries;
 mod serving;
+mod tcp_fairness;
 mod zone_confinement;
 mod zonefiles;
