@@ -16,6 +16,7 @@ use crate::dns::server;
 use crate::http::Window;
 use crate::registry::{self, ZoneSettings};
 use crate::sources::docker::DockerSource;
+use crate::sources::etcd::{self as etcd_source, EtcdSource};
 use crate::sources::zonefile::ZoneDir;
 use crate::status::Status;
 
@@ -41,6 +42,7 @@ pub async fn run<S: Future<Output = ()>>(
         ns_from_interface,
         wildcard_target,
         docker,
+        etcd,
         upstreams,
         upstream_timeout,
         cache_size,
@@ -114,13 +116,32 @@ pub async fn run<S: Future<Output = ()>>(
         }
     };
     let stop_sources = CancellationToken::new();
+    // The etcd source publishes what the Docker source serves: it follows
+    // a copy of the Docker source's changes.
+    let (docker_registry, published) = match &etcd {
+        Some(settings) => {
+            let (tap, changes) = tokio::sync::mpsc::unbounded_channel();
+            let published = etcd_source::spawn_local(
+                changes,
+                settings.prefix.clone(),
+                settings.instance.clone(),
+            );
+            (registry.tapped(tap), Some(published))
+        }
+        None => (registry.clone(), None),
+    };
     match docker {
         None => tracing::info!("docker source off"),
         Some(settings) => {
             tracing::info!(url = %settings.endpoint, "docker source on");
             let source = DockerSource::new(settings, status.clone());
-            tokio::spawn(source.run(registry.clone(), stop_sources.clone()));
+            tokio::spawn(source.run(docker_registry, stop_sources.clone()));
         }
+    }
+    if let (Some(settings), Some(published)) = (etcd, published) {
+        tracing::info!(endpoints = ?settings.endpoints, prefix = %settings.prefix, instance = %settings.instance, "etcd source on");
+        let source = EtcdSource::new(settings, status.clone());
+        tokio::spawn(source.run(registry.clone(), published, stop_sources.clone()));
     }
 
     if !transfers.notify.is_empty() {

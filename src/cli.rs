@@ -121,6 +121,50 @@ pub struct Cli {
     #[arg(long, env = "BERTH_SERVE_STARTING")]
     pub serve_starting: bool,
 
+    /// etcd endpoint (http:// or https://) of the cluster shared by every
+    /// host's berth; repeatable, or "off". [default: off]
+    #[arg(
+        long,
+        env = "BERTH_ETCD",
+        value_name = "URL|off",
+        value_delimiter = ','
+    )]
+    pub etcd: Vec<String>,
+
+    /// Key prefix of the SkyDNS schema in etcd. [default: /skydns]
+    #[arg(long, env = "BERTH_ETCD_PREFIX", value_name = "KEY")]
+    pub etcd_prefix: Option<String>,
+
+    /// Seconds this host's names stay in etcd after its berth dies (the
+    /// lease berth keeps alive). [default: 15]
+    #[arg(long, env = "BERTH_ETCD_LEASE", value_name = "SECONDS")]
+    pub etcd_lease: Option<u32>,
+
+    /// This host's name in etcd: the last segment of every key this berth
+    /// writes. Letters, digits and -. [default: the host name]
+    #[arg(long, env = "BERTH_INSTANCE", value_name = "NAME")]
+    pub instance: Option<String>,
+
+    /// CA certificate (PEM) that signed the etcd members' certificates.
+    #[arg(long, env = "BERTH_ETCD_CA", value_name = "FILE")]
+    pub etcd_ca: Option<PathBuf>,
+
+    /// Client certificate (PEM) for etcd; needs --etcd-key.
+    #[arg(long, env = "BERTH_ETCD_CERT", value_name = "FILE")]
+    pub etcd_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --etcd-cert.
+    #[arg(long, env = "BERTH_ETCD_KEY", value_name = "FILE")]
+    pub etcd_key: Option<PathBuf>,
+
+    /// etcd user name; needs --etcd-password-file.
+    #[arg(long, env = "BERTH_ETCD_USER", value_name = "NAME")]
+    pub etcd_user: Option<String>,
+
+    /// File holding the etcd user's password (one line).
+    #[arg(long, env = "BERTH_ETCD_PASSWORD_FILE", value_name = "FILE")]
+    pub etcd_password_file: Option<PathBuf>,
+
     /// Resolver to forward other queries to; repeatable, or "off" to refuse them.
     /// [default: the nameservers in /etc/resolv.conf, except berth itself]
     #[arg(

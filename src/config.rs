@@ -22,13 +22,15 @@ use crate::dns::tsig::{Key, Keyring};
 use crate::dns::xfr::{self, Rule};
 use crate::dns::{notify, rrl, tcp};
 use crate::registry::NameServer;
-use crate::sources::{docker, zonefile};
+use crate::sources::{docker, etcd, zonefile};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:1053";
 pub const DEFAULT_ZONE: &str = "apps.local";
 pub const DEFAULT_TTL: u32 = 5;
 pub const DEFAULT_HTTP: &str = "127.0.0.1:8053";
 pub const DEFAULT_DOCKER: &str = "unix:///var/run/docker.sock";
+pub const DEFAULT_ETCD_PREFIX: &str = "/skydns";
+pub const DEFAULT_ETCD_LEASE: u32 = 15;
 const DNS_PORT: u16 = 53;
 pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
 /// About 10 MiB of answers at most.
@@ -84,6 +86,8 @@ pub struct Config {
     pub wildcard_target: Option<IpAddr>,
     /// None: the docker source is off (`--docker off`).
     pub docker: Option<docker::Settings>,
+    /// None: the etcd source is off (no `--etcd`, the default).
+    pub etcd: Option<etcd::Settings>,
     /// Empty: forwarding is off and other names are REFUSED.
     pub upstreams: Vec<SocketAddr>,
     pub upstream_timeout: Duration,
@@ -150,6 +154,7 @@ impl Config {
             name_servers(&given.ns, given.ns_address.as_deref(), &listen)?;
         let wildcard_target = wildcard_target(given.wildcard_target.as_deref())?;
         let docker = docker(&given, &zones, ttl, &name_servers)?;
+        let etcd = etcd(&given, &zones, ttl)?;
         let upstreams = upstreams(&given.upstream, &listen)?;
         let upstream_timeout = upstream_timeout(given.upstream_timeout.as_deref())?;
         let cache_size = cache_size(given.cache_size)?;
@@ -173,6 +178,7 @@ impl Config {
             ns_from_interface,
             wildcard_target,
             docker,
+            etcd,
             upstreams,
             upstream_timeout,
             cache_size,
@@ -237,6 +243,15 @@ fn over(cli: Cli, file: Cli) -> Cli {
         network,
         host_ip,
         serve_starting,
+        etcd,
+        etcd_prefix,
+        etcd_lease,
+        instance,
+        etcd_ca,
+        etcd_cert,
+        etcd_key,
+        etcd_user,
+        etcd_password_file,
         upstream,
         allow_recursion,
         allow_transfer,
@@ -274,6 +289,15 @@ fn over(cli: Cli, file: Cli) -> Cli {
         address: address.or(file.address),
         network: network.or(file.network),
         host_ip: host_ip.or(file.host_ip),
+        etcd: list(etcd, file.etcd),
+        etcd_prefix: etcd_prefix.or(file.etcd_prefix),
+        etcd_lease: etcd_lease.or(file.etcd_lease),
+        instance: instance.or(file.instance),
+        etcd_ca: etcd_ca.or(file.etcd_ca),
+        etcd_cert: etcd_cert.or(file.etcd_cert),
+        etcd_key: etcd_key.or(file.etcd_key),
+        etcd_user: etcd_user.or(file.etcd_user),
+        etcd_password_file: etcd_password_file.or(file.etcd_password_file),
         serve_starting: serve_starting || file.serve_starting,
         upstream: list(upstream, file.upstream),
         allow_recursion: list(allow_recursion, file.allow_recursion),
@@ -602,6 +626,105 @@ fn addresses(
 
 /// `--upstream`: "off", the addresses given (port 53 unless stated), or
 /// else the host's resolvers; never berth itself.
+/// The etcd source's flags; checked even when `--etcd` is off, so a
+/// mistake shows before the source is turned on.
+fn etcd(given: &Cli, zones: &[Name], ttl: u32) -> Result<Option<etcd::Settings>, ConfigError> {
+    let prefix = given.etcd_prefix.as_deref().unwrap_or(DEFAULT_ETCD_PREFIX);
+    let prefix = prefix.trim_end_matches('/');
+    if !prefix.starts_with('/') || prefix.split('/').skip(1).any(str::is_empty) {
+        return Err(invalid(
+            "etcd-prefix",
+            format!("{prefix:?} is not a key path such as /skydns"),
+        ));
+    }
+    let lease_ttl = given.etcd_lease.unwrap_or(DEFAULT_ETCD_LEASE);
+    if !(2..=86_400).contains(&lease_ttl) {
+        return Err(invalid("etcd-lease", "must be 2 to 86400 seconds"));
+    }
+    let instance = instance(given.instance.as_deref())?;
+    let identity = match (&given.etcd_cert, &given.etcd_key) {
+        (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+        (None, None) => None,
+        (Some(_), None) => return Err(invalid("etcd-key", "required with --etcd-cert")),
+        (None, Some(_)) => return Err(invalid("etcd-cert", "required with --etcd-key")),
+    };
+    let user = match (&given.etcd_user, &given.etcd_password_file) {
+        (Some(name), Some(file)) => Some(etcd::User {
+            name: name.clone(),
+            password_file: file.clone(),
+        }),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(invalid("etcd-password-file", "required with --etcd-user"));
+        }
+        (None, Some(_)) => return Err(invalid("etcd-user", "required with --etcd-password-file")),
+    };
+    let mut endpoints = Vec::new();
+    for text in &given.etcd {
+        if text == "off" {
+            continue;
+        }
+        let Some((scheme, rest)) = text.split_once("://") else {
+            return Err(invalid(
+                "etcd",
+                format!("{text:?} is not http:// or https://"),
+            ));
+        };
+        if !matches!(scheme, "http" | "https") || rest.is_empty() {
+            return Err(invalid(
+                "etcd",
+                format!("{text:?} is not http:// or https://"),
+            ));
+        }
+        endpoints.push(text.clone());
+    }
+    if endpoints.is_empty() {
+        return Ok(None);
+    }
+    let secure = endpoints.iter().any(|e| e.starts_with("https://"));
+    let tls = (secure || given.etcd_ca.is_some() || identity.is_some()).then(|| etcd::Tls {
+        ca: given.etcd_ca.clone(),
+        identity,
+    });
+    Ok(Some(etcd::Settings {
+        endpoints,
+        prefix: prefix.to_string(),
+        lease_ttl: i64::from(lease_ttl),
+        instance,
+        zones: zones.to_vec(),
+        ttl,
+        tls,
+        user,
+    }))
+}
+
+/// `--instance`, else the host name's first label; lower-cased, and a
+/// valid DNS label, since it ends every key berth writes.
+fn instance(given: Option<&str>) -> Result<String, ConfigError> {
+    let text = match given {
+        Some(text) => text.to_string(),
+        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .and_then(|h| h.trim().split('.').next().map(str::to_string))
+            .ok_or_else(|| invalid("instance", "no host name to default to; set it"))?,
+    };
+    let text = text.trim().to_ascii_lowercase();
+    let valid = !text.is_empty()
+        && text.len() <= 63
+        && !text.starts_with('-')
+        && !text.ends_with('-')
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if valid {
+        Ok(text)
+    } else {
+        Err(invalid(
+            "instance",
+            format!("{text:?} is not a DNS label (letters, digits, -; at most 63)"),
+        ))
+    }
+}
+
 fn upstreams(given: &[String], listen: &[SocketAddr]) -> Result<Vec<SocketAddr>, ConfigError> {
     let upstreams = if given.iter().any(|u| u == "off") {
         if given.len() > 1 {
@@ -1122,6 +1245,48 @@ mod tests {
             ])
             .starts_with("--network:")
         );
+    }
+
+    #[test]
+    fn etcd_settings() {
+        let base = ["--docker", "off", "--upstream", "off"];
+        let etcd = |args: &[&str]| {
+            let mut argv = base.to_vec();
+            argv.extend_from_slice(args);
+            resolve(&argv).map(|c| c.etcd)
+        };
+        assert_eq!(etcd(&[]).unwrap(), None);
+        assert_eq!(etcd(&["--etcd", "off"]).unwrap(), None);
+        let on = etcd(&[
+            "--etcd",
+            "http://127.0.0.1:2379",
+            "--etcd",
+            "http://127.0.0.1:2381",
+            "--instance",
+            "Host-A",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(on.endpoints.len(), 2);
+        assert_eq!(on.prefix, "/skydns");
+        assert_eq!(on.lease_ttl, 15);
+        assert_eq!(on.instance, "host-a");
+        assert_eq!(on.tls, None);
+        let secure = etcd(&["--etcd", "https://e:2379", "--etcd-prefix", "/dns/"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(secure.prefix, "/dns");
+        assert!(secure.tls.is_some());
+
+        let message = |args: &[&str]| etcd(args).unwrap_err().to_string();
+        assert!(message(&["--etcd", "127.0.0.1:2379"]).starts_with("--etcd:"));
+        assert!(message(&["--etcd-prefix", "skydns"]).starts_with("--etcd-prefix:"));
+        assert!(message(&["--etcd-prefix", "/a//b"]).starts_with("--etcd-prefix:"));
+        assert!(message(&["--etcd-lease", "1"]).starts_with("--etcd-lease:"));
+        assert!(message(&["--instance", "a.b"]).starts_with("--instance:"));
+        assert!(message(&["--instance=-a"]).starts_with("--instance:"));
+        assert!(message(&["--etcd-cert", "c.pem"]).starts_with("--etcd-key:"));
+        assert!(message(&["--etcd-user", "u"]).starts_with("--etcd-password-file:"));
     }
 
     #[test]

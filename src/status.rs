@@ -22,6 +22,31 @@ pub struct State {
     pub zone_files: BTreeMap<PathBuf, ZoneFile>,
     /// By container ID: every container the Docker source knows of.
     pub containers: BTreeMap<String, Seen>,
+    /// `None` with `--etcd off`.
+    pub etcd: Option<Etcd>,
+}
+
+/// The etcd source, as the operator needs to know it.
+#[derive(Clone, Debug, Default)]
+pub struct Etcd {
+    pub endpoints: Vec<String>,
+    /// This berth's `--instance`: the last key segment of what it publishes.
+    pub instance: String,
+    pub connected: bool,
+    /// The etcd revision berth's view of the prefix is at.
+    pub revision: i64,
+    /// When the prefix was last read whole.
+    pub last_sync: Option<SystemTime>,
+    /// Since when etcd could not be reached, and why; the last view stays
+    /// served meanwhile.
+    pub unreachable: Option<(SystemTime, String)>,
+    /// The lease this berth's own keys hang on.
+    pub lease: Option<i64>,
+    /// Keys this berth has written under its lease.
+    pub published: usize,
+    /// Records read from etcd, by the instance (the last key segment, less
+    /// a `-N` suffix) that wrote them.
+    pub by_instance: BTreeMap<String, usize>,
 }
 
 /// The Docker source, as the operator needs to know it.

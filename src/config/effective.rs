@@ -44,6 +44,7 @@ impl Config {
             ns_from_interface: _,
             wildcard_target,
             docker,
+            etcd,
             upstreams,
             upstream_timeout,
             cache_size,
@@ -95,6 +96,28 @@ impl Config {
                     }
                 }
                 set("serve-starting", Value::Boolean(settings.serve_starting));
+            }
+        }
+        match etcd {
+            None => set("etcd", list(["off"])),
+            Some(settings) => {
+                set("etcd", list(&settings.endpoints));
+                set("etcd-prefix", text(&settings.prefix));
+                set("etcd-lease", number(settings.lease_ttl));
+                set("instance", text(&settings.instance));
+                if let Some(tls) = &settings.tls {
+                    if let Some(ca) = &tls.ca {
+                        set("etcd-ca", text(ca.display()));
+                    }
+                    if let Some((cert, key)) = &tls.identity {
+                        set("etcd-cert", text(cert.display()));
+                        set("etcd-key", text(key.display()));
+                    }
+                }
+                if let Some(user) = &settings.user {
+                    set("etcd-user", text(&user.name));
+                    set("etcd-password-file", text(user.password_file.display()));
+                }
             }
         }
         if upstreams.is_empty() {
@@ -188,6 +211,14 @@ mod tests {
                 "10.0.0.0/8 key xfr",
                 "--notify",
                 "127.0.0.2",
+                "--etcd",
+                "http://127.0.0.1:2379",
+                "--instance",
+                "node-1",
+                "--etcd-user",
+                "berth",
+                "--etcd-password-file",
+                "/run/etcd-password",
             ])
             .unwrap(),
         )

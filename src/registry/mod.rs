@@ -46,11 +46,30 @@ pub struct RegistryHandle {
     changes: mpsc::Sender<Message>,
     /// Ticks after every publish, for those who act on changes (NOTIFY).
     published: watch::Receiver<()>,
+    /// Gets a copy of every change sent through this handle: how the etcd
+    /// source learns what the Docker source serves, to publish it.
+    tap: Option<mpsc::UnboundedSender<Change>>,
 }
 
 impl RegistryHandle {
+    /// This handle, also copying every change it sends to `tap`.
+    pub fn tapped(&self, tap: mpsc::UnboundedSender<Change>) -> RegistryHandle {
+        RegistryHandle {
+            tap: Some(tap),
+            ..self.clone()
+        }
+    }
+
+    fn copy_to_tap(&self, change: &Change) {
+        if let Some(tap) = &self.tap {
+            // A tap whose reader is gone no longer wants copies.
+            let _ = tap.send(change.clone());
+        }
+    }
+
     /// Queues a change. Fails only when the registry has shut down.
     pub async fn send(&self, change: Change) -> Result<(), RegistryClosed> {
+        self.copy_to_tap(&change);
         self.changes
             .send(Message::Change(change))
             .await
@@ -59,6 +78,7 @@ impl RegistryHandle {
 
     /// [`RegistryHandle::send`] for sources on threads of their own.
     pub fn blocking_send(&self, change: Change) -> Result<(), RegistryClosed> {
+        self.copy_to_tap(&change);
         self.changes
             .blocking_send(Message::Change(change))
             .map_err(|_| RegistryClosed)
@@ -129,6 +149,7 @@ pub fn spawn(settings: ZoneSettings) -> std::io::Result<(RegistryHandle, Snapsho
     let handle = RegistryHandle {
         changes: tx,
         published: published_rx,
+        tap: None,
     };
     Ok((handle, cell))
 }

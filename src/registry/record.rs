@@ -72,6 +72,8 @@ pub enum SourceId {
     ZoneFiles,
     /// Running containers on the Docker host.
     Docker,
+    /// Other hosts' records (and anyone's in the SkyDNS schema) from etcd.
+    Etcd,
 }
 
 /// A unit a source adds and removes as a whole: one zone file, one container.
@@ -96,7 +98,7 @@ impl Entity {
 }
 
 /// What a source asks the registry writer to do.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Change {
     /// Replace everything `source` contributed with exactly these entities:
     /// a resync after a reconnect, a zone directory reload.

@@ -7,4 +7,5 @@
 //! flags. No source names the configuration or the command line.
 
 pub mod docker;
+pub mod etcd;
 pub mod zonefile;

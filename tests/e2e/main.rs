@@ -9,6 +9,7 @@ mod bench_smoke;
 mod cli;
 mod deploy;
 mod docker;
+mod etcd;
 mod forward_hygiene;
 mod forwarding;
 mod http;

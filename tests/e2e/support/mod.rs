@@ -6,6 +6,7 @@
 
 pub mod dig;
 pub mod docker;
+pub mod etcd;
 pub mod fake_upstream;
 pub mod image;
 pub mod metrics;
