@@ -2,6 +2,7 @@
 //! ports, keys in the SkyDNS schema, and berths that read (and publish)
 //! them. Tests poll with a generous deadline; they never assert durations.
 
+mod hosts;
 mod schema;
 
 use crate::support::etcd::Cluster;

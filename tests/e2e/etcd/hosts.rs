@@ -1,0 +1,116 @@
+//! Two berths standing for two hosts, sharing one etcd cluster and one real
+//! dockerd. Each says its containers are at its own host address
+//! (`--address host --host-ip 127.0.0.x`). Both follow the same daemon, so
+//! every container "runs on both hosts": an address of the other host in
+//! an answer can only have come through etcd, and the two hosts claiming
+//! one name share its RRset.
+
+use super::{eventually, rdata};
+use crate::support::docker::{Scope, require_docker};
+use crate::support::etcd::{Cluster, require_etcd};
+use crate::support::{Berth, signal};
+
+const HOST_A: &str = "127.0.0.2";
+const HOST_B: &str = "127.0.0.3";
+
+fn host(cluster: &Cluster, instance: &str, ip: &str) -> Berth {
+    let mut args = cluster.berth_args();
+    let docker = crate::support::docker::endpoint();
+    args.extend(
+        [
+            "--docker",
+            &docker,
+            "--address",
+            "host",
+            "--host-ip",
+            ip,
+            "--instance",
+            instance,
+            // Short, so that a dead host's names go soon; the test polls.
+            "--etcd-lease",
+            "3",
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let berth = Berth::start(&args);
+    berth.wait_for_log("etcd: following the prefix");
+    berth.wait_for_log("docker: following container events");
+    berth
+}
+
+fn fqdn(container: &str) -> String {
+    format!("{container}.apps.local")
+}
+
+#[test]
+fn each_host_serves_the_others_containers_through_etcd() {
+    if !require_etcd() || !require_docker() {
+        return;
+    }
+    let mut cluster = Cluster::start(3);
+    let scope = Scope::new("hosts");
+    let mut a = host(&cluster, "host-a", HOST_A);
+    let b = host(&cluster, "host-b", HOST_B);
+
+    let web = scope.name("web");
+    scope.run(&web, &[]);
+    eventually(&a, &fqdn(&web), "A", &[HOST_A, HOST_B]);
+    eventually(&b, &fqdn(&web), "A", &[HOST_A, HOST_B]);
+
+    // What berth wrote, checked against the SkyDNS schema: the name
+    // reversed under /skydns, the instance last, {"host","ttl"}.
+    let key = |instance: &str| format!("/skydns/local/apps/{web}/{instance}");
+    let keys = cluster.get_prefix(&format!("/skydns/local/apps/{web}/"));
+    let mut expected = vec![
+        (key("host-a"), format!(r#"{{"host":"{HOST_A}","ttl":5}}"#)),
+        (key("host-b"), format!(r#"{{"host":"{HOST_B}","ttl":5}}"#)),
+    ];
+    expected.sort();
+    assert_eq!(keys, expected);
+
+    // kill -9: host A's lease runs out, and its address with it.
+    signal(a.pid(), "KILL");
+    eventually(&b, &fqdn(&web), "A", &[HOST_B]);
+
+    // Back: it publishes again. A restart writes the same keys again
+    // rather than adding any.
+    drop(a);
+    a = host(&cluster, "host-a", HOST_A);
+    eventually(&b, &fqdn(&web), "A", &[HOST_A, HOST_B]);
+    drop(a);
+    let a = host(&cluster, "host-a", HOST_A);
+    eventually(&a, &fqdn(&web), "A", &[HOST_A, HOST_B]);
+    assert_eq!(
+        cluster.get_prefix(&format!("/skydns/local/apps/{web}/")),
+        expected
+    );
+
+    // One member of three stops: nothing changes, and new containers
+    // still travel.
+    cluster.stop_member(1);
+    let api = scope.name("api");
+    scope.run(&api, &[]);
+    eventually(&b, &fqdn(&api), "A", &[HOST_A, HOST_B]);
+    assert_eq!(rdata(&a, &fqdn(&web), "A"), [HOST_A, HOST_B]);
+
+    // All three: both keep answering everything they knew; a container
+    // started meanwhile is served by each from its own Docker.
+    cluster.stop_all();
+    a.wait_for_log("etcd: lost the cluster");
+    b.wait_for_log("etcd: lost the cluster");
+    let late = scope.name("late");
+    scope.run(&late, &[]);
+    eventually(&a, &fqdn(&late), "A", &[HOST_A]);
+    eventually(&b, &fqdn(&late), "A", &[HOST_B]);
+    for berth in [&a, &b] {
+        assert_eq!(rdata(berth, &fqdn(&web), "A"), [HOST_A, HOST_B]);
+        assert_eq!(rdata(berth, &fqdn(&api), "A"), [HOST_A, HOST_B]);
+    }
+
+    // etcd back: both read it again and publish what changed meanwhile.
+    cluster.start_all();
+    eventually(&a, &fqdn(&late), "A", &[HOST_A, HOST_B]);
+    eventually(&b, &fqdn(&late), "A", &[HOST_A, HOST_B]);
+    eventually(&b, &fqdn(&web), "A", &[HOST_A, HOST_B]);
+}
