@@ -120,11 +120,13 @@ impl EtcdSource {
         // Kept across sessions: a short outage keeps the lease, and with
         // it every key this berth wrote.
         let mut lease: Option<i64> = None;
+        // The member to try first: the one that answered last.
+        let mut endpoint = 0;
         loop {
             let mut live_since = None;
             let ended = tokio::select! {
                 () = shutdown.cancelled() => return,
-                ended = session::run(&self, &registry, &mut published, &mut lease, &mut live_since) => ended,
+                ended = session::run(&self, &registry, &mut published, &mut lease, &mut endpoint, &mut live_since) => ended,
             };
             let Err(error) = ended;
             if let SessionError::Registry(_) = error {

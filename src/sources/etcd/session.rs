@@ -34,11 +34,13 @@ const PING_INTERVAL: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
-    #[error("cannot reach etcd at {endpoints}: {source}")]
+    #[error("cannot reach etcd at {endpoint}: {source}")]
     Connect {
-        endpoints: String,
+        endpoint: String,
         source: etcd_client::Error,
     },
+    #[error("etcd at {0} did not answer in time")]
+    Silent(String),
     #[error("etcd {during} failed: {source}")]
     Api {
         during: &'static str,
@@ -77,17 +79,18 @@ impl SessionError {
 }
 
 /// Runs one session; it only ever ends with the reason it ended.
-/// `lease` is kept across sessions; `live_since` is set once the session
-/// follows the watch.
+/// `lease` and the `endpoint` that answered last are kept across
+/// sessions; `live_since` is set once the session follows the watch.
 pub async fn run(
     source: &EtcdSource,
     registry: &RegistryHandle,
     published: &mut Published,
     lease: &mut Option<i64>,
+    endpoint: &mut usize,
     live_since: &mut Option<Instant>,
 ) -> Result<Infallible, SessionError> {
     let settings = &source.settings;
-    let mut client = connect(settings).await?;
+    let mut client = connect(settings, endpoint).await?;
     let lease_id = match *lease {
         Some(id) if still_alive(&mut client, id).await? => id,
         _ => {
@@ -174,6 +177,7 @@ pub async fn run(
         records = read,
         published = own.len(),
         lease = format!("{lease_id:x}"),
+        endpoint = %settings.endpoints[*endpoint],
         "etcd: following the prefix"
     );
 
@@ -253,11 +257,47 @@ pub async fn run(
     }
 }
 
-async fn connect(settings: &Settings) -> Result<Client, SessionError> {
+/// A client of one member that answers, trying each endpoint in turn from
+/// `preferred`, which becomes the one that answered. One member at a time,
+/// as etcd's own clients pin one: a client balancing over every endpoint
+/// sends some requests to a dead member for as long as it stays dead.
+async fn connect(settings: &Settings, preferred: &mut usize) -> Result<Client, SessionError> {
+    let count = settings.endpoints.len();
+    let mut last = None;
+    for step in 0..count {
+        let index = (*preferred + step) % count;
+        let endpoint = &settings.endpoints[index];
+        let fail = |source| SessionError::Connect {
+            endpoint: endpoint.clone(),
+            source,
+        };
+        let attempt = async {
+            let mut client = Client::connect([endpoint], Some(options(settings)?))
+                .await
+                .map_err(fail)?;
+            client.status().await.map_err(fail)?;
+            Ok::<_, SessionError>(client)
+        };
+        match tokio::time::timeout(REQUEST_TIMEOUT, attempt).await {
+            Ok(Ok(client)) => {
+                *preferred = index;
+                return Ok(client);
+            }
+            Ok(Err(error)) => last = Some(error),
+            Err(_) => last = Some(SessionError::Silent(endpoint.clone())),
+        }
+    }
+    Err(last.unwrap_or(SessionError::Silent(String::new())))
+}
+
+fn options(settings: &Settings) -> Result<ConnectOptions, SessionError> {
     let mut options = ConnectOptions::new()
         .with_connect_timeout(REQUEST_TIMEOUT)
         .with_keep_alive(PING_INTERVAL, REQUEST_TIMEOUT)
-        .with_keep_alive_while_idle(true);
+        .with_keep_alive_while_idle(true)
+        // A member cut off from the others cancels the watch rather than
+        // keeping it open with nothing to say.
+        .with_require_leader(true);
     if let Some(user) = &settings.user {
         let password = read(&user.password_file)?;
         options = options.with_user(user.name.clone(), password.trim_end().to_string());
@@ -272,12 +312,7 @@ async fn connect(settings: &Settings) -> Result<Client, SessionError> {
         }
         options = options.with_tls(config);
     }
-    Client::connect(&settings.endpoints, Some(options))
-        .await
-        .map_err(|source| SessionError::Connect {
-            endpoints: settings.endpoints.join(","),
-            source,
-        })
+    Ok(options)
 }
 
 fn read(path: &std::path::Path) -> Result<String, SessionError> {

@@ -159,13 +159,25 @@ impl Cluster {
     }
 
     pub fn put(&self, key: &str, value: &str) {
-        self.etcdctl(&["put", key, value])
-            .unwrap_or_else(|e| panic!("etcdctl put {key}: {e}"));
+        self.must(&["put", key, value]);
     }
 
     pub fn delete(&self, key: &str) {
-        self.etcdctl(&["del", key])
-            .unwrap_or_else(|e| panic!("etcdctl del {key}: {e}"));
+        self.must(&["del", key]);
+    }
+
+    /// Runs etcdctl until it succeeds: right after a member stops, the
+    /// cluster refuses writes until it has elected a new leader.
+    fn must(&self, args: &[&str]) {
+        let mut last = String::new();
+        let done = wait_until(|| match self.etcdctl(args) {
+            Ok(_) => true,
+            Err(e) => {
+                last = e;
+                false
+            }
+        });
+        assert!(done, "etcdctl {args:?}: {last}\nlogs:\n{}", self.logs());
     }
 
     /// Every key under `prefix` with its value.
