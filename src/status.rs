@@ -44,9 +44,28 @@ pub struct Etcd {
     pub lease: Option<i64>,
     /// Keys this berth has written under its lease.
     pub published: usize,
-    /// Records read from etcd, by the instance (the last key segment, less
-    /// a `-N` suffix) that wrote them.
-    pub by_instance: BTreeMap<String, usize>,
+    /// Every key served from etcd (other writers' only).
+    pub keys: BTreeMap<String, EtcdKey>,
+}
+
+impl Etcd {
+    /// Keys served, by the instance that wrote them.
+    pub fn by_instance(&self) -> BTreeMap<&str, usize> {
+        let mut counts = BTreeMap::new();
+        for key in self.keys.values() {
+            *counts.entry(key.instance.as_str()).or_default() += 1;
+        }
+        counts
+    }
+}
+
+/// One key served from etcd.
+#[derive(Clone, Debug, Default)]
+pub struct EtcdKey {
+    /// Who wrote it: the last key segment, less berth's `-N` suffix.
+    pub instance: String,
+    /// The names its records are served at (lower case, no final dot).
+    pub names: Vec<String>,
 }
 
 /// The Docker source, as the operator needs to know it.

@@ -65,6 +65,7 @@ impl Collector for Scrape {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
         self.zones(&mut encoder)?;
         self.docker(&mut encoder)?;
+        self.etcd(&mut encoder)?;
         self.forwarding(&mut encoder)
     }
 }
@@ -143,6 +144,45 @@ impl Scrape {
                 (label("state", "unhealthy"), unhealthy),
                 (label("state", "hidden"), hidden),
             ],
+        )
+    }
+
+    /// Nothing with `--etcd off`.
+    fn etcd(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
+        let Some(etcd) = &self.state.etcd else {
+            return Ok(());
+        };
+        encode_gauges(
+            encoder,
+            "berth_etcd_connected",
+            "1 while berth follows the etcd prefix, else 0 (the last view is served).",
+            [(vec![], i64::from(etcd.connected))],
+        )?;
+        encode_gauges(
+            encoder,
+            "berth_etcd_revision",
+            "The etcd revision berth's view of the prefix is at.",
+            [(vec![], etcd.revision)],
+        )?;
+        encode_gauges(
+            encoder,
+            "berth_etcd_last_sync_timestamp_seconds",
+            "When the prefix was last read whole (Unix time).",
+            etcd.last_sync.map(|at| (vec![], unix_seconds(at))),
+        )?;
+        encode_gauges(
+            encoder,
+            "berth_etcd_published_keys",
+            "Keys this berth has written under its lease.",
+            [(label("instance", &etcd.instance), etcd.published as i64)],
+        )?;
+        encode_gauges(
+            encoder,
+            "berth_etcd_keys",
+            "Keys served from etcd, by the instance (host) that wrote them.",
+            etcd.by_instance()
+                .into_iter()
+                .map(|(instance, count)| (label("instance", instance), count as i64)),
         )
     }
 

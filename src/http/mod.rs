@@ -7,6 +7,7 @@
 mod metrics;
 mod page;
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -24,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::dns::forward::Forwarder;
 use crate::registry::name::to_text;
 use crate::registry::{Snapshot, SnapshotCell, ZoneKind};
-use crate::status::Status;
+use crate::status::{State, Status};
 
 /// What the endpoints show.
 pub struct Window {
@@ -89,14 +90,16 @@ fn route(request: &Request<Incoming>, window: &Window) -> Response<Full<Bytes>> 
             prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
             metrics::render(window),
         ),
-        "/v1/records" => match serde_json::to_string_pretty(&records(snapshot)) {
-            Ok(json) => reply(StatusCode::OK, "application/json", json),
-            Err(error) => reply(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "text/plain",
-                format!("{error}\n"),
-            ),
-        },
+        "/v1/records" => {
+            match serde_json::to_string_pretty(&records(snapshot, &window.status.state())) {
+                Ok(json) => reply(StatusCode::OK, "application/json", json),
+                Err(error) => reply(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "text/plain",
+                    format!("{error}\n"),
+                ),
+            }
+        }
         _ => reply(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
     }
 }
@@ -143,11 +146,49 @@ struct RecordJson {
     rtype: String,
     ttl: u32,
     data: String,
+    /// Where the records at this name come from: containers, zone files,
+    /// and the etcd instances (other hosts) that published them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    from: Vec<String>,
+}
+
+/// Owner name (lower case, no final dot) → where its records come from.
+fn origins(state: &State) -> HashMap<String, Vec<String>> {
+    let mut origins: HashMap<String, Vec<String>> = HashMap::new();
+    let key = |name: &str| name.trim_end_matches('.').to_ascii_lowercase();
+    for (id, seen) in &state.containers {
+        let short = id.get(..12).unwrap_or(id);
+        for name in &seen.names {
+            origins
+                .entry(key(name))
+                .or_default()
+                .push(format!("container {} ({short})", seen.name));
+        }
+    }
+    for (path, file) in &state.zone_files {
+        for name in &file.names {
+            origins
+                .entry(key(name))
+                .or_default()
+                .push(format!("file {}", path.display()));
+        }
+    }
+    for (etcd_key, served) in state.etcd.iter().flat_map(|etcd| &etcd.keys) {
+        for name in &served.names {
+            origins
+                .entry(key(name))
+                .or_default()
+                .push(format!("etcd {} ({etcd_key})", served.instance));
+        }
+    }
+    origins
 }
 
 /// Every record in the snapshot, decoded back from its wire form, so the
-/// JSON shows exactly what berth sends.
-fn records(snapshot: &Snapshot) -> Vec<ZoneJson> {
+/// JSON shows exactly what berth sends, with where its name's records
+/// come from.
+fn records(snapshot: &Snapshot, state: &State) -> Vec<ZoneJson> {
+    let origins = origins(state);
     snapshot
         .zones
         .iter()
@@ -160,8 +201,11 @@ fn records(snapshot: &Snapshot) -> Vec<ZoneJson> {
                         wire.extend_from_slice(tail);
                         let mut decoder = BinDecoder::new(&wire);
                         if let Ok(record) = WireRecord::read(&mut decoder) {
+                            let name = record.name.to_ascii();
+                            let owner = name.trim_end_matches('.').to_ascii_lowercase();
                             records.push(RecordJson {
-                                name: record.name.to_ascii(),
+                                from: origins.get(&owner).cloned().unwrap_or_default(),
+                                name,
                                 rtype: record.record_type().to_string(),
                                 ttl: record.ttl,
                                 data: record.data.to_string(),

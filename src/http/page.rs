@@ -2,7 +2,6 @@
 //! value is escaped by maud's `html!` (a container name or label is
 //! hostile input); no script, one small stylesheet.
 
-use std::collections::HashMap;
 use std::time::SystemTime;
 
 use maud::{DOCTYPE, Markup, html};
@@ -11,35 +10,27 @@ use super::{kind_name, records};
 use crate::dns::forward::UpstreamReport;
 use crate::registry::Snapshot;
 use crate::registry::name::to_text;
-use crate::status::{Docker, State, rfc3339};
+use crate::status::{Docker, Etcd, State, rfc3339};
 
 const STYLE: &str = "body{font-family:sans-serif;margin:1.5em;color:#222}\
 table{border-collapse:collapse;margin-bottom:1.5em}\
 td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}\
 th{background:#eee}.bad{color:#a00}.ok{color:#070}code{font-size:90%}";
 
-/// Owner name (lower case, no final dot) → where its records come from.
-fn origins(state: &State) -> HashMap<String, Vec<String>> {
-    let mut origins: HashMap<String, Vec<String>> = HashMap::new();
-    let key = |name: &str| name.trim_end_matches('.').to_ascii_lowercase();
-    for (id, seen) in &state.containers {
-        let short = id.get(..12).unwrap_or(id);
-        for name in &seen.names {
-            origins
-                .entry(key(name))
-                .or_default()
-                .push(format!("container {} ({short})", seen.name));
+fn etcd_state(etcd: &Etcd) -> Markup {
+    let instances = etcd.by_instance();
+    html! {
+        @match &etcd.unreachable {
+            Some((since, reason)) => span.bad { "unreachable since " (rfc3339(*since)) ": " (reason) },
+            None if etcd.connected => span.ok { "following " code { (etcd.endpoints.join(", ")) } },
+            None => span.bad { "connecting to " code { (etcd.endpoints.join(", ")) } },
         }
+        ", instance " code { (etcd.instance) } ", revision " (etcd.revision)
+        @if let Some(at) = etcd.last_sync { ", last read whole " (rfc3339(at)) }
+        ", " (etcd.published) " keys published; served from etcd: "
+        @if instances.is_empty() { "none" }
+        @for (instance, count) in &instances { code { (instance) } " " (count) " keys " }
     }
-    for (path, file) in &state.zone_files {
-        for name in &file.names {
-            origins
-                .entry(key(name))
-                .or_default()
-                .push(format!("file {}", path.display()));
-        }
-    }
-    origins
 }
 
 fn docker_state(docker: &Docker) -> Markup {
@@ -69,8 +60,7 @@ fn docker_state(docker: &Docker) -> Markup {
 }
 
 pub fn render(snapshot: &Snapshot, state: &State, upstreams: Vec<UpstreamReport>) -> String {
-    let origins = origins(state);
-    let zones = records(snapshot);
+    let zones = records(snapshot, state);
     let hidden: Vec<_> = state
         .containers
         .iter()
@@ -91,6 +81,9 @@ pub fn render(snapshot: &Snapshot, state: &State, upstreams: Vec<UpstreamReport>
                 h2 { "Sources" }
                 table {
                     tr { th { "Docker" } td { (docker_state(&state.docker)) } }
+                    @if let Some(etcd) = &state.etcd {
+                        tr { th { "etcd" } td { (etcd_state(etcd)) } }
+                    }
                     @for (path, file) in &state.zone_files {
                         tr {
                             th { "zone file " code { (path.display()) } }
@@ -172,10 +165,10 @@ pub fn render(snapshot: &Snapshot, state: &State, upstreams: Vec<UpstreamReport>
                                 td { (record.ttl) }
                                 td { code { (record.data) } }
                                 td {
-                                    @match origins.get(&record.name.trim_end_matches('.').to_ascii_lowercase()) {
-                                        Some(from) => { @for origin in from { div { (origin) } } },
-                                        None => "berth (flags and zone apex)",
+                                    @if record.from.is_empty() {
+                                        "berth (flags and zone apex)"
                                     }
+                                    @for origin in &record.from { div { (origin) } }
                                 }
                             }
                         }

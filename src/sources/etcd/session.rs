@@ -12,7 +12,7 @@
 //! 4. Watch from the revision after the reading; keep the lease alive;
 //!    publish again whenever the Docker records change.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -23,6 +23,7 @@ use etcd_client::{
 
 use super::{EtcdSource, Published, Settings, schema};
 use crate::registry::{Change, Entity, RegistryClosed, RegistryHandle, SourceId};
+use crate::status::EtcdKey as Served;
 
 /// Operations in one transaction; etcd refuses more than 128 by default.
 const TXN_OPS: usize = 100;
@@ -131,9 +132,7 @@ pub async fn run(
         }
     }
     let read = entities.len();
-    let by_instance = count_by_instance(&entities);
-    // The keys served from etcd, to count each instance's exactly.
-    let mut served: HashSet<String> = entities.iter().map(|e| e.id.clone()).collect();
+    let keys: BTreeMap<String, Served> = entities.iter().map(served).collect();
     registry
         .send(Change::Replace {
             source: SourceId::Etcd,
@@ -170,7 +169,7 @@ pub async fn run(
         etcd.last_sync = Some(now);
         etcd.lease = Some(lease_id);
         etcd.published = own.len();
-        etcd.by_instance = by_instance;
+        etcd.keys = keys;
     });
     tracing::info!(
         revision,
@@ -212,22 +211,19 @@ pub async fn run(
                         // elsewhere or not at all.
                         _ => Change::Remove { source: SourceId::Etcd, id },
                     };
-                    let counted = match &change {
-                        Change::Upsert { entity, .. } => served.insert(entity.id.clone()).then_some(1),
-                        Change::Remove { id, .. } => served.remove(id).then_some(-1),
-                        Change::Replace { .. } => None,
+                    let entry = match &change {
+                        Change::Upsert { entity, .. } => Some(served(entity)),
+                        _ => None,
                     };
                     registry.send(change).await?;
-                    if let Some(step) = counted {
-                        let instance = instance_of(key).to_string();
-                        source.report(|etcd| {
-                            let count = etcd.by_instance.entry(instance.clone()).or_default();
-                            *count = count.saturating_add_signed(step);
-                            if *count == 0 {
-                                etcd.by_instance.remove(&instance);
-                            }
-                        });
-                    }
+                    source.report(|etcd| match entry {
+                        Some((key, what)) => {
+                            etcd.keys.insert(key, what);
+                        }
+                        None => {
+                            etcd.keys.remove(key);
+                        }
+                    });
                 }
                 source.report(|etcd| etcd.revision = revision);
             }
@@ -396,14 +392,17 @@ fn instance_of(key: &str) -> &str {
     }
 }
 
-fn count_by_instance(entities: &[Entity]) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for entity in entities {
-        *counts
-            .entry(instance_of(&entity.id).to_string())
-            .or_default() += 1;
-    }
-    counts
+/// What the status keeps of a key served from etcd.
+fn served(entity: &Entity) -> (String, Served) {
+    let mut names: Vec<String> = entity
+        .records
+        .iter()
+        .map(|r| r.name.to_ascii().trim_end_matches('.').to_string())
+        .collect();
+    names.sort();
+    names.dedup();
+    let instance = instance_of(&entity.id).to_string();
+    (entity.id.clone(), Served { instance, names })
 }
 
 #[cfg(test)]

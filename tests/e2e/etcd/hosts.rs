@@ -8,7 +8,8 @@
 use super::{eventually, rdata};
 use crate::support::docker::{Scope, require_docker};
 use crate::support::etcd::{Cluster, require_etcd};
-use crate::support::{Berth, signal};
+use crate::support::metrics::scrape;
+use crate::support::{Berth, http_get, signal, wait_until};
 
 const HOST_A: &str = "127.0.0.2";
 const HOST_B: &str = "127.0.0.3";
@@ -68,6 +69,7 @@ fn each_host_serves_the_others_containers_through_etcd() {
     ];
     expected.sort();
     assert_eq!(keys, expected);
+    operator_sees_who_published(&b, &web);
 
     // kill -9: host A's lease runs out, and its address with it.
     signal(a.pid(), "KILL");
@@ -99,6 +101,9 @@ fn each_host_serves_the_others_containers_through_etcd() {
     cluster.stop_all();
     a.wait_for_log("etcd: lost the cluster");
     b.wait_for_log("etcd: lost the cluster");
+    let http = b.http_addr().expect("http");
+    let disconnected = wait_until(|| scrape(http).get("berth_etcd_connected", &[]) == 0.0);
+    assert!(disconnected, "{}", scrape(http).text);
     let late = scope.name("late");
     scope.run(&late, &[]);
     eventually(&a, &fqdn(&late), "A", &[HOST_A]);
@@ -113,4 +118,38 @@ fn each_host_serves_the_others_containers_through_etcd() {
     eventually(&a, &fqdn(&late), "A", &[HOST_A, HOST_B]);
     eventually(&b, &fqdn(&late), "A", &[HOST_A, HOST_B]);
     eventually(&b, &fqdn(&web), "A", &[HOST_A, HOST_B]);
+}
+
+/// `/metrics` and `/v1/records` on host B say which instance published
+/// `container`'s address and where B stands with etcd.
+fn operator_sees_who_published(b: &Berth, container: &str) {
+    let http = b.http_addr().expect("http");
+    let metrics = scrape(http);
+    assert_eq!(metrics.get("berth_etcd_connected", &[]), 1.0);
+    assert!(metrics.get("berth_etcd_revision", &[]) > 0.0);
+    assert!(metrics.get("berth_etcd_last_sync_timestamp_seconds", &[]) > 0.0);
+    assert!(metrics.get("berth_etcd_keys", &[("instance", "host-a")]) >= 1.0);
+    assert!(metrics.get("berth_etcd_published_keys", &[("instance", "host-b")]) >= 1.0);
+    // Its own keys are not read back.
+    assert_eq!(
+        metrics.value("berth_etcd_keys", &[("instance", "host-b")]),
+        None
+    );
+
+    let (status, records) = http_get(http, "/v1/records");
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_str(&records).expect("JSON");
+    let name = format!("{container}.apps.local.");
+    let from: Vec<String> = json
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|zone| zone["records"].as_array().cloned().unwrap_or_default())
+        .find(|r| r["name"] == name.as_str() && r["type"] == "A")
+        .and_then(|r| serde_json::from_value(r["from"].clone()).ok())
+        .unwrap_or_default();
+    let via_etcd = format!("etcd host-a (/skydns/local/apps/{container}/host-a)");
+    assert!(from.contains(&via_etcd), "{from:?}");
+    let local = format!("container {container} (");
+    assert!(from.iter().any(|f| f.starts_with(&local)), "{from:?}");
 }
