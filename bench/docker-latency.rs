@@ -13,6 +13,10 @@
 //! on the spot as the e2e tests do, and removes every container and the
 //! image when it ends. Queries go to berth only, one at a time over UDP,
 //! each sent as soon as the previous answer arrives.
+//!
+//! With `BERTH_LATENCY_ETCD=URL` (an etcd member) it measures across hosts:
+//! the berth following Docker publishes to etcd, and the queries go to a
+//! second berth with Docker off that learns the names from etcd alone.
 
 #[path = "../tests/e2e/support/image.rs"]
 mod image;
@@ -59,7 +63,21 @@ fn run() -> Result<(), String> {
     docker(&["import", &tar.to_string_lossy(), &cleanup.image])?;
 
     let engine = Engine::from_env()?;
-    let berth = Berth::start(&engine.url)?;
+    let etcd = std::env::var("BERTH_LATENCY_ETCD").ok();
+    let mut follows_docker = vec!["--docker".to_string(), engine.url.clone()];
+    if let Some(url) = &etcd {
+        follows_docker.extend(["--etcd", url, "--instance", "latency-a"].map(String::from));
+    }
+    let publisher = Berth::start(&follows_docker, "docker: following container events")?;
+    // Across hosts: another berth, which knows the names from etcd only.
+    let reader = match &etcd {
+        Some(url) => Some(Berth::start(
+            &["--docker", "off", "--etcd", url, "--instance", "latency-b"].map(String::from),
+            "etcd: following the prefix",
+        )?),
+        None => None,
+    };
+    let berth = reader.as_ref().unwrap_or(&publisher);
     let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
     socket
         .set_read_timeout(Some(Duration::from_millis(200)))
@@ -100,9 +118,15 @@ fn run() -> Result<(), String> {
         }
         docker(&["rm", &name])?;
     }
-    drop(berth);
+    drop(reader);
+    drop(publisher);
 
-    println!("berth docker latency over {count} containers ({failures} timed out)");
+    let path = if etcd.is_some() {
+        "through etcd, to a second berth"
+    } else {
+        "one berth"
+    };
+    println!("berth docker latency over {count} containers, {path} ({failures} timed out)");
     report("docker start → first answer", &mut appear);
     report("docker stop  → NXDOMAIN    ", &mut vanish);
     drop(cleanup);
@@ -165,7 +189,8 @@ struct Berth {
 }
 
 impl Berth {
-    fn start(docker_url: &str) -> Result<Berth, String> {
+    /// Starts berth with `args`; ready once its log says `ready`.
+    fn start(args: &[String], ready_line: &str) -> Result<Berth, String> {
         let exe = std::env::current_exe().map_err(|e| format!("current exe: {e}"))?;
         // target/release/examples/docker-latency → target/release/berth
         let berth = exe
@@ -176,7 +201,8 @@ impl Berth {
             .ok_or("no berth binary beside the example: cargo build --release")?;
         let mut child = Command::new(berth)
             .args(["--listen", "127.0.0.1:0", "--upstream", "off"])
-            .args(["--http", "off", "--docker", docker_url])
+            .args(["--http", "off"])
+            .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -187,7 +213,7 @@ impl Berth {
         let mut lines = BufReader::new(stderr).lines();
         let mut addr = None;
         let mut ready = true;
-        // Ready once it listens and has read the daemon's containers.
+        // Ready once it listens and has read what it follows.
         for line in lines.by_ref().map_while(Result::ok) {
             if let Some(at) = line.find("dns listening address=") {
                 addr = line[at + 22..]
@@ -195,7 +221,7 @@ impl Berth {
                     .next()
                     .and_then(|a| a.parse().ok());
             }
-            if line.contains("docker: following container events") {
+            if line.contains(ready_line) {
                 break;
             }
             if line.contains("docker: daemon unavailable") {
