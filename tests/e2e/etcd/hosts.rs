@@ -153,3 +153,47 @@ fn operator_sees_who_published(b: &Berth, container: &str) {
     let local = format!("container {container} (");
     assert!(from.iter().any(|f| f.starts_with(&local)), "{from:?}");
 }
+
+#[test]
+fn a_lost_lease_is_granted_again_and_everything_published_again() {
+    if !require_etcd() || !require_docker() {
+        return;
+    }
+    let cluster = Cluster::start(3);
+    let scope = Scope::new("lease");
+    let a = host(&cluster, "host-a", HOST_A);
+    let web = scope.name("web");
+    scope.run(&web, &[]);
+    let key = format!("/skydns/local/apps/{web}/host-a");
+    let published = || {
+        cluster
+            .get_prefix(&key)
+            .iter()
+            .any(|(k, v)| *k == key && v.contains(HOST_A))
+    };
+    assert!(
+        wait_until(published),
+        "{key} never written; log:\n{}",
+        a.log()
+    );
+
+    // What a partition longer than the lease does: etcd drops the lease
+    // and every key on it.
+    let leases = cluster.etcdctl(&["lease", "list"]).expect("lease list");
+    for id in leases
+        .lines()
+        .skip(1)
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
+        cluster
+            .etcdctl(&["lease", "revoke", id])
+            .expect("lease revoke");
+    }
+    a.wait_for_log("etcd: reading the prefix again");
+    assert!(
+        wait_until(published),
+        "{key} not published again; log:\n{}",
+        a.log()
+    );
+}
