@@ -9,6 +9,7 @@ use anyhow::Context;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::budget;
 use crate::config::Config;
 use crate::dns::forward::Forwarder;
 use crate::dns::handler::Handler;
@@ -51,9 +52,13 @@ pub async fn run<S: Future<Output = ()>>(
         transfers,
         http,
         rrl,
-        tcp,
+        mut tcp,
+        mut http_limits,
         log_format: _,
     } = config;
+
+    // Before any socket or file is opened.
+    budget_handles(&mut tcp, &mut http_limits);
 
     let settings = ZoneSettings {
         zones: zones.clone(),
@@ -173,6 +178,7 @@ pub async fn run<S: Future<Output = ()>>(
         tokio::spawn(crate::http::serve(
             listener,
             Arc::new(window),
+            http_limits,
             http_shutdown.clone(),
         ));
         tracing::info!(%address, "http listening");
@@ -221,4 +227,36 @@ pub async fn run<S: Future<Output = ()>>(
     };
     server::serve(bound, handler, tcp, shutdown).await?;
     Ok(())
+}
+
+/// Raises the soft limit on open files to the hard one, and lowers the
+/// connection limits if they would not leave [`budget::RESERVED`] handles
+/// for zone files, Docker and upstreams.
+fn budget_handles(tcp: &mut crate::dns::tcp::Limits, http: &mut crate::http::Limits) {
+    let handles = match budget::raise_nofile() {
+        Ok(handles) => handles,
+        Err(error) => {
+            tracing::warn!(%error, "could not read or raise the open file limit");
+            return;
+        }
+    };
+    tracing::info!(
+        soft = handles.soft,
+        hard = handles.hard,
+        was = handles.soft_before,
+        "open file limit"
+    );
+    let (dns_tcp, http_connections) = budget::fit(handles.soft, tcp.connections, http.connections);
+    if (dns_tcp, http_connections) != (tcp.connections, http.connections) {
+        tracing::warn!(
+            limit = handles.soft,
+            reserved = budget::RESERVED,
+            tcp_connections = dns_tcp,
+            http_connections,
+            "open file limit too low for the connection limits; lowered them"
+        );
+        tcp.connections = dns_tcp;
+        tcp.per_client = tcp.per_client.min(dns_tcp);
+        http.connections = http_connections;
+    }
 }

@@ -290,6 +290,17 @@ pub struct Cli {
     #[arg(long, env = "BERTH_TCP_QUEUED_BYTES", value_name = "SIZE")]
     pub tcp_queued_bytes: Option<String>,
 
+    /// Open HTTP connections at most; more are closed at once.
+    /// [default: 64]
+    #[arg(long, env = "BERTH_HTTP_CONNECTIONS", value_name = "N")]
+    pub http_connections: Option<usize>,
+
+    /// An HTTP connection that sends no complete request head for this
+    /// long, from when it opened or its last response, is closed.
+    /// [default: 30s]
+    #[arg(long, env = "BERTH_HTTP_TIMEOUT", value_name = "DURATION")]
+    pub http_timeout: Option<String>,
+
     /// Log format: "text" or "json". Filter with RUST_LOG. [default: text]
     #[arg(long, env = "BERTH_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,

@@ -103,6 +103,7 @@ pub struct Config {
     /// None: response rate limiting is off (`--rrl off`).
     pub rrl: Option<rrl::Settings>,
     pub tcp: tcp::Limits,
+    pub http_limits: crate::http::Limits,
     pub log_format: LogFormat,
 }
 
@@ -166,6 +167,7 @@ impl Config {
         let http = http(given.http.as_deref())?;
         let rrl = rrl(given.rrl.as_deref(), given.rrl_slip)?;
         let tcp = tcp_limits(&given)?;
+        let http_limits = http_limits(&given)?;
         let log_format = log_format(given.log_format.as_deref())?;
         Ok(Config {
             listen,
@@ -188,6 +190,7 @@ impl Config {
             http,
             rrl,
             tcp,
+            http_limits,
             log_format,
         })
     }
@@ -269,6 +272,8 @@ fn over(cli: Cli, file: Cli) -> Cli {
         tcp_per_client,
         tcp_idle_timeout,
         tcp_queued_bytes,
+        http_connections,
+        http_timeout,
         log_format,
     } = cli;
     let list = |flag: Vec<String>, file: Vec<String>| if flag.is_empty() { file } else { flag };
@@ -320,6 +325,8 @@ fn over(cli: Cli, file: Cli) -> Cli {
         tcp_per_client: tcp_per_client.or(file.tcp_per_client),
         tcp_idle_timeout: tcp_idle_timeout.or(file.tcp_idle_timeout),
         tcp_queued_bytes: tcp_queued_bytes.or(file.tcp_queued_bytes),
+        http_connections: http_connections.or(file.http_connections),
+        http_timeout: http_timeout.or(file.http_timeout),
         log_format: log_format.or(file.log_format),
     }
 }
@@ -860,6 +867,29 @@ fn tcp_limits(given: &Cli) -> Result<tcp::Limits, ConfigError> {
     })
 }
 
+/// `--http-connections` and `--http-timeout`.
+fn http_limits(given: &Cli) -> Result<crate::http::Limits, ConfigError> {
+    let defaults = crate::http::Limits::default();
+    let connections = match given.http_connections {
+        Some(0) => return Err(invalid("http-connections", "must be at least 1")),
+        Some(n) => n,
+        None => defaults.connections,
+    };
+    let timeout = match given.http_timeout.as_deref() {
+        None => defaults.timeout,
+        Some(text) => parse_one(
+            "http-timeout",
+            text,
+            "a duration such as 30s",
+            parse_duration,
+        )?,
+    };
+    Ok(crate::http::Limits {
+        connections,
+        timeout,
+    })
+}
+
 /// `--log-format`.
 fn log_format(given: Option<&str>) -> Result<LogFormat, ConfigError> {
     match given {
@@ -1227,6 +1257,8 @@ mod tests {
         assert!(message(&["--address", "both"]).starts_with("--address:"));
         assert!(message(&["--rrl", "0"]).starts_with("--rrl:"));
         assert!(message(&["--tcp-connections", "0"]).starts_with("--tcp-connections:"));
+        assert!(message(&["--http-connections", "0"]).starts_with("--http-connections:"));
+        assert!(message(&["--http-timeout", "1h"]).starts_with("--http-timeout:"));
         assert!(message(&["--tcp-per-client", "0"]).starts_with("--tcp-per-client:"));
         assert!(message(&["--tcp-idle-timeout", "x"]).starts_with("--tcp-idle-timeout:"));
         assert!(message(&["--tcp-queued-bytes", "1K"]).starts_with("--tcp-queued-bytes:"));

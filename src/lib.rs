@@ -29,6 +29,7 @@
 #![deny(unsafe_code)]
 
 pub mod app;
+pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod dns;

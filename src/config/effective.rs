@@ -54,6 +54,7 @@ impl Config {
             http,
             rrl,
             tcp,
+            http_limits,
             log_format,
         } = self;
         let mut table = Table::new();
@@ -166,6 +167,11 @@ impl Config {
             text(format!("{}ms", tcp.idle_timeout.as_millis())),
         );
         set("tcp-queued-bytes", text(tcp.queued_bytes));
+        set("http-connections", number(http_limits.connections));
+        set(
+            "http-timeout",
+            text(format!("{}ms", http_limits.timeout.as_millis())),
+        );
         let format = match log_format {
             LogFormat::Text => "text",
             LogFormat::Json => "json",

@@ -24,6 +24,7 @@ use tokio_util::task::TaskTracker;
 
 use super::handler::{Action, Handler};
 use super::message::Transport;
+use crate::budget::AcceptErrors;
 use crate::metrics;
 
 /// Open connections at most, unless `--tcp-connections` says otherwise.
@@ -260,6 +261,7 @@ pub async fn accept(
     shutdown: CancellationToken,
     tasks: TaskTracker,
 ) {
+    let mut errors = AcceptErrors::new("dns tcp");
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -268,11 +270,11 @@ pub async fn accept(
         let (stream, client) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
-                tracing::warn!(%error, "tcp accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                errors.failed(&error).await;
                 continue;
             }
         };
+        errors.succeeded();
         let slot = match table.admit(client.ip()) {
             Ok(slot) => slot,
             Err(refused) => {

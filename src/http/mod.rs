@@ -10,6 +10,7 @@ mod page;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use hickory_proto::rr::Record as WireRecord;
@@ -17,11 +18,13 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::budget::AcceptErrors;
 use crate::dns::forward::Forwarder;
 use crate::registry::name::to_text;
 use crate::registry::{Snapshot, SnapshotCell, ZoneKind};
@@ -35,18 +38,54 @@ pub struct Window {
     pub forwarder: Option<Arc<Forwarder>>,
 }
 
+/// `--http-connections` and `--http-timeout`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Open connections at most; more are closed at once.
+    pub connections: usize,
+    /// How long a connection may take to send a request's head, counted
+    /// from when it opened or its last response: the idle limit too.
+    pub timeout: Duration,
+}
+
+/// Plenty for Prometheus, a browser and a few scripts; each connection
+/// holds a handle and, while it writes, a whole response.
+pub const DEFAULT_CONNECTIONS: usize = 64;
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            connections: DEFAULT_CONNECTIONS,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
 /// Serves HTTP on `listener` until `shutdown` is cancelled.
-pub async fn serve(listener: TcpListener, window: Arc<Window>, shutdown: CancellationToken) {
+pub async fn serve(
+    listener: TcpListener,
+    window: Arc<Window>,
+    limits: Limits,
+    shutdown: CancellationToken,
+) {
+    let open = Arc::new(Semaphore::new(limits.connections));
+    let mut errors = AcceptErrors::new("http");
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    tracing::warn!(%error, "http accept failed");
+                    errors.failed(&error).await;
                     continue;
                 }
             },
             _ = shutdown.cancelled() => return,
+        };
+        errors.succeeded();
+        // Over the limit the connection is closed at once rather than queued.
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            continue;
         };
         let window = window.clone();
         tokio::spawn(async move {
@@ -55,8 +94,11 @@ pub async fn serve(listener: TcpListener, window: Arc<Window>, shutdown: Cancell
                 async move { Ok::<_, Infallible>(route(&request, &window)) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.timeout)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
+            drop(permit);
         });
     }
 }

@@ -6,6 +6,7 @@
 mod support;
 
 mod bench_smoke;
+mod budgets;
 mod cli;
 mod deploy;
 mod docker;

@@ -60,6 +60,12 @@ impl Berth {
     /// has Docker and forwarding off; it runs in an empty directory, so no
     /// `./zones` is picked up by accident.
     pub fn start(args: &[&str]) -> Berth {
+        Berth::start_wrapped(&[], args)
+    }
+
+    /// [`Berth::start`] through `wrapper`, a command that runs the one
+    /// after it in the same process (`prlimit --nofile=…`, say).
+    pub fn start_wrapped(wrapper: &[&str], args: &[&str]) -> Berth {
         let workdir = tempfile::tempdir().expect("temp dir");
         let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let has = |flag: &str| args.contains(&flag);
@@ -75,7 +81,13 @@ impl Berth {
         if !has("--http") {
             all.extend(["--http".into(), "127.0.0.1:0".into()]);
         }
-        let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+        let berth = env!("CARGO_BIN_EXE_berth");
+        let (program, before) = match wrapper.split_first() {
+            Some((program, rest)) => (*program, [rest, &[berth]].concat()),
+            None => (berth, Vec::new()),
+        };
+        let mut child = Command::new(program)
+            .args(&before)
             .args(&all)
             .current_dir(workdir.path())
             .env("RUST_LOG", "info")
