@@ -105,8 +105,9 @@ impl Docker {
 /// One master file's last reading.
 #[derive(Clone, Debug, Default)]
 pub struct ZoneFile {
-    /// The names its last good reading gave, for the status page.
-    pub names: Vec<String>,
+    /// The names its last good reading gave (lower case, no final dot),
+    /// each with the file and line that first gives it records.
+    pub names: BTreeMap<String, String>,
     /// Set while the file on disk fails to load (its last good records, if
     /// any, are still served).
     pub rejected: Option<String>,
@@ -206,7 +207,7 @@ mod tests {
             s.zone_files.insert(
                 "z/a.zone".into(),
                 ZoneFile {
-                    names: vec![],
+                    names: BTreeMap::new(),
                     rejected: Some("z/a.zone:3: bad".into()),
                 },
             )

@@ -207,12 +207,12 @@ fn origins(state: &State) -> HashMap<String, Vec<String>> {
                 .push(format!("container {} ({short})", seen.name));
         }
     }
-    for (path, file) in &state.zone_files {
-        for name in &file.names {
+    for file in state.zone_files.values() {
+        for (name, place) in &file.names {
             origins
                 .entry(key(name))
                 .or_default()
-                .push(format!("file {}", path.display()));
+                .push(format!("zone file {place}"));
         }
     }
     for (etcd_key, served) in state.etcd.iter().flat_map(|etcd| &etcd.keys) {

@@ -179,14 +179,24 @@ fn status_page_in_a_browser_shows_containers_and_escapes_their_labels() {
     if !require_docker() || !require("chromium") {
         return;
     }
-    let (berth, _zones) = Berth::with_zone_file(
+    // Nothing listens there: the page shows it failing, and why.
+    let dead = format!("127.0.0.1:{}", free_port());
+    let (berth, zones) = Berth::with_zone_file(
         "$TTL 60\ngateway IN A 192.0.2.1\n",
-        &["--docker", &endpoint()],
+        &[
+            "--docker",
+            &endpoint(),
+            "--upstream",
+            &dead,
+            "--upstream-timeout",
+            "500ms",
+        ],
     );
     berth.wait_for_log("docker: following container events");
+    assert_eq!(berth.dig(&["example.test", "A"]).status, "SERVFAIL");
     let scope = Scope::new("page");
     let web = scope.name("web");
-    scope.run(&web, &[]);
+    let id = scope.run(&web, &[]);
     // Hostile input: a label that would be a script if pasted as HTML. Not
     // a number, so the page lists it among what was skipped, verbatim.
     let hostile = scope.name("hostile");
@@ -201,8 +211,29 @@ fn status_page_in_a_browser_shows_containers_and_escapes_their_labels() {
     let profile = tempfile::tempdir().expect("temp dir");
     let dom = chromium(profile.path(), &url, &["--dump-dom"]);
     assert!(dom.contains(&format!("{web}.apps.local")), "{dom}");
-    assert!(dom.contains(&format!("container {web} (")), "{dom}");
+    // Where each name comes from: the container (name and ID), the file
+    // and line.
+    let short_id = id.trim().get(..12).expect("a container ID");
+    assert!(
+        dom.contains(&format!("container {web} ({short_id})")),
+        "{dom}"
+    );
     assert!(dom.contains("gateway.apps.local"), "{dom}");
+    let file = zones.path().join("apps.local.zone");
+    assert!(
+        dom.contains(&format!("zone file {}:2", file.display())),
+        "{dom}"
+    );
+    // The upstream, failing, with its last error.
+    let upstream_row = dom
+        .split("<tr>")
+        .find(|row| row.contains(&format!("<code>{dead}</code>")))
+        .unwrap_or_else(|| panic!("no row for {dead}:\n{dom}"));
+    assert!(upstream_row.contains("failing"), "{upstream_row}");
+    assert!(
+        upstream_row.contains("refused") || upstream_row.contains("no answer within"),
+        "{upstream_row}"
+    );
     // The label is shown as text: escaped in the DOM, never an element.
     assert!(
         dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),

@@ -41,11 +41,22 @@ pub enum ZoneFileError {
 }
 
 /// One zone file as loaded.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Loaded {
     pub entity: Entity,
     /// Records the files hold, not counting the PTRs derived from them.
     pub written: usize,
+    /// Each owner name and the file and line that first gives it records,
+    /// for the status page.
+    pub places: BTreeMap<String, String>,
+}
+
+/// The same records, wherever they now sit in the file: moving a line is
+/// not a change to publish.
+impl PartialEq for Loaded {
+    fn eq(&self, other: &Self) -> bool {
+        self.entity == other.entity && self.written == other.written
+    }
 }
 
 /// What berth knows of one `*.zone` file.
@@ -127,7 +138,7 @@ impl ZoneDir {
             match result {
                 Ok(loaded) => {
                     log_loaded(path, tracked.loaded.as_ref(), &loaded);
-                    report(&self.status, path, Ok(&loaded.entity));
+                    report(&self.status, path, Ok(&loaded));
                     if tracked.loaded.as_ref() != Some(&loaded) {
                         changes.push(Change::Upsert {
                             source: SourceId::ZoneFiles,
@@ -205,17 +216,13 @@ impl ZoneDir {
 
 /// Shows a file's latest reading: the names it gives, or why it was
 /// rejected beside the names it still gives from its last good one.
-fn report(status: &Status, path: &Path, reading: Result<&Entity, String>) {
+fn report(status: &Status, path: &Path, reading: Result<&Loaded, String>) {
     status.update(|state| {
         let file = state.zone_files.entry(path.to_path_buf()).or_default();
         match reading {
-            Ok(entity) => {
-                let mut names: Vec<String> =
-                    entity.records.iter().map(|r| r.name.to_ascii()).collect();
-                names.sort();
-                names.dedup();
+            Ok(loaded) => {
                 *file = ZoneFile {
-                    names,
+                    names: loaded.places.clone(),
                     rejected: None,
                 };
             }
@@ -270,9 +277,17 @@ pub fn load_file(
         })
         .unwrap_or_else(Name::root);
     let (text, files) = read_zone(path, default_origin, confinement);
-    let result = text
-        .map_err(ZoneFileError::from)
-        .and_then(|text| entity(path, configured, ttl, text.origin, text.records));
+    let result = text.map_err(ZoneFileError::from).and_then(|text| {
+        let mut places = BTreeMap::new();
+        for (record, place) in text.records.iter().zip(text.places) {
+            let name = record.name.to_ascii();
+            let name = name.strip_suffix('.').unwrap_or(&name).to_ascii_lowercase();
+            places.entry(name).or_insert(place);
+        }
+        let mut loaded = entity(path, configured, ttl, text.origin, text.records)?;
+        loaded.places = places;
+        Ok(loaded)
+    });
     (result, files)
 }
 
@@ -325,7 +340,11 @@ fn entity(
     }
     let mut entity = Entity::new(path.display().to_string(), records);
     entity.declares_zone = (!is_configured).then_some(origin);
-    Ok(Loaded { entity, written })
+    Ok(Loaded {
+        entity,
+        written,
+        places: BTreeMap::new(),
+    })
 }
 
 #[cfg(test)]
@@ -345,6 +364,29 @@ mod tests {
     fn load(dir: &Path, path: &Path) -> Result<Loaded, ZoneFileError> {
         let confinement = Confinement::new(dir, Limits::default()).unwrap();
         load_file(path, &zone(), 5, &confinement).0
+    }
+
+    #[test]
+    fn each_name_knows_its_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "hosts", "; hosts\ndb IN A 192.0.2.5\n");
+        let path = write(
+            dir.path(),
+            "apps.local.zone",
+            "$TTL 60\n\nWeb IN A 192.0.2.1\n$INCLUDE hosts\nweb IN A 192.0.2.2\n",
+        );
+        let loaded = load(dir.path(), &path).unwrap();
+        let place = |name: &str| loaded.places[name].clone();
+        assert_eq!(place("web.apps.local"), format!("{}:3", path.display()));
+        let hosts = dir.path().join("hosts");
+        assert_eq!(place("db.apps.local"), format!("{}:2", hosts.display()));
+        // Moved, not changed: nothing to publish.
+        let moved = write(
+            dir.path(),
+            "apps.local.zone",
+            "$TTL 60\nWeb IN A 192.0.2.1\n$INCLUDE hosts\n\nweb IN A 192.0.2.2\n",
+        );
+        assert_eq!(load(dir.path(), &moved).unwrap(), loaded);
     }
 
     fn zone_dir(dir: &Path) -> ZoneDir {

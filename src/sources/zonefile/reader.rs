@@ -34,6 +34,8 @@ pub struct ZoneText {
     /// its `$ORIGIN`, else the one it was read with.
     pub origin: Name,
     pub records: Vec<Record>,
+    /// Where each record was written, by index: `zones/x.zone:3`.
+    pub places: Vec<String>,
 }
 
 /// Every file a read looked at, with what it was then, so that a change to
@@ -56,6 +58,7 @@ pub fn read_zone(
         includes: 0,
         zone_origin: None,
         records: Vec::new(),
+        places: Vec::new(),
     };
     let mut state = State {
         origin,
@@ -66,6 +69,7 @@ pub fn read_zone(
     let result = reader.read_file(path, &mut state, None).map(|()| ZoneText {
         origin: reader.zone_origin.take().unwrap_or(state.origin),
         records: std::mem::take(&mut reader.records),
+        places: std::mem::take(&mut reader.places),
     });
     (result, reader.files)
 }
@@ -91,6 +95,7 @@ struct Reader<'c> {
     includes: usize,
     zone_origin: Option<Name>,
     records: Vec<Record>,
+    places: Vec<String>,
 }
 
 impl Reader<'_> {
@@ -169,6 +174,7 @@ impl Reader<'_> {
                 _ => {
                     let record = record(&entry, state).map_err(here)?;
                     self.records.push(record);
+                    self.places.push(format!("{}:{line}", path.display()));
                 }
             }
         }
