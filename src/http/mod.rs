@@ -179,6 +179,42 @@ struct ZoneJson {
     kind: &'static str,
     serial: u32,
     records: Vec<RecordJson>,
+    /// Names containers claimed that a zone file owns: not served.
+    shadowed: Vec<ShadowedJson>,
+    /// Containers seen and not served, with why; in each zone they would
+    /// have been named in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hidden: Option<Vec<HiddenJson>>,
+}
+
+#[derive(Serialize)]
+struct ShadowedJson {
+    name: String,
+    claimed_by: String,
+    owner: String,
+}
+
+#[derive(Serialize)]
+struct HiddenJson {
+    container: String,
+    id: String,
+    reason: String,
+}
+
+/// Containers the Docker source saw and does not serve.
+fn hidden(state: &State) -> Vec<HiddenJson> {
+    state
+        .containers
+        .iter()
+        .filter_map(|(id, seen)| {
+            let reason = seen.hidden.clone()?;
+            Some(HiddenJson {
+                container: seen.name.clone(),
+                id: id.clone(),
+                reason,
+            })
+        })
+        .collect()
 }
 
 #[derive(Serialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -262,6 +298,16 @@ fn records(snapshot: &Snapshot, state: &State) -> Vec<ZoneJson> {
                 kind: kind_name(zone.kind),
                 serial: zone.soa_serial().unwrap_or(zone.serial),
                 records,
+                shadowed: zone
+                    .shadowed
+                    .iter()
+                    .map(|s| ShadowedJson {
+                        name: s.name.clone(),
+                        claimed_by: s.claimed_by.clone(),
+                        owner: s.owner.clone(),
+                    })
+                    .collect(),
+                hidden: (zone.kind == ZoneKind::Configured).then(|| hidden(state)),
             }
         })
         .collect()

@@ -155,6 +155,19 @@ pub fn render(snapshot: &Snapshot, state: &State, upstreams: Vec<UpstreamReport>
                     }
                 }
                 @for zone in &zones {
+                    @if !zone.shadowed.is_empty() {
+                        h3 { "Names in " code { (zone.zone) } " containers claim and do not get" }
+                        table.shadowed {
+                            tr { th { "name" } th { "owned by" } th { "claimed by" } }
+                            @for claim in &zone.shadowed {
+                                tr {
+                                    td { code { (claim.name) } }
+                                    td { (claim.owner) }
+                                    td { (claim.claimed_by) }
+                                }
+                            }
+                        }
+                    }
                     h3 { "Records in " code { (zone.zone) } }
                     table.records {
                         tr { th { "name" } th { "type" } th { "TTL" } th { "data" } th { "from" } }

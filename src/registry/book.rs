@@ -20,6 +20,7 @@ type EntityKey = (SourceId, String);
 /// name never scans a large zone file's worth of records.
 struct Stored {
     declares_zone: Option<Name>,
+    title: Option<String>,
     /// The lookup key of `declares_zone`, kept so that placing each of a
     /// large zone file's names does not encode it again.
     zone_key: Option<NameKey>,
@@ -29,6 +30,9 @@ struct Stored {
 /// One entity's records at one name, as [`Book::at`] hands them out.
 pub(super) struct Contribution<'a> {
     pub source: SourceId,
+    /// The entity's ID within its source, and its title if it has one.
+    pub id: &'a str,
+    pub title: Option<&'a str>,
     /// Set when the entity is a zone of its own: its records belong only
     /// in that zone.
     pub zone: Option<&'a [u8]>,
@@ -107,6 +111,7 @@ impl Book {
             Stored {
                 zone_key: entity.declares_zone.as_ref().map(name::key),
                 declares_zone: entity.declares_zone,
+                title: entity.title,
                 by_name,
             },
         );
@@ -177,6 +182,8 @@ impl Book {
                 let stored = self.entities.get(owner)?;
                 Some(Contribution {
                     source: owner.0,
+                    id: &owner.1,
+                    title: stored.title.as_deref(),
                     zone: stored.zone_key.as_deref(),
                     records: stored.by_name.get(key).map_or(&[][..], |r| &r[..]),
                 })

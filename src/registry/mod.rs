@@ -27,7 +27,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use record::{Change, Entity, Record, SourceId};
-pub use snapshot::{Node, RRset, Snapshot, Zone, ZoneKind};
+pub use snapshot::{Node, RRset, Shadowed, Snapshot, Zone, ZoneKind};
 pub use writer::{NameServer, Writer, ZoneSettings};
 
 /// Read side: the current snapshot, loadable from any thread without locks.

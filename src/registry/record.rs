@@ -85,6 +85,9 @@ pub struct Entity {
     /// Set when this entity is a zone of its own (a master file whose origin
     /// is not a `--zone`): berth then serves its SOA and NS as written.
     pub declares_zone: Option<Name>,
+    /// How the operator knows it, when the ID says little: a container's
+    /// name.
+    pub title: Option<String>,
 }
 
 impl Entity {
@@ -93,6 +96,7 @@ impl Entity {
             id: id.into(),
             records,
             declares_zone: None,
+            title: None,
         }
     }
 }

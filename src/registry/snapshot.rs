@@ -54,6 +54,21 @@ pub struct Zone {
     pub has_cuts: bool,
     /// What recent publishes changed, for IXFR.
     pub journal: Arc<Journal>,
+    /// Names containers claimed that another source owns, so they are not
+    /// served there.
+    pub shadowed: Arc<[Shadowed]>,
+}
+
+/// A container's claim to a name a zone file (or berth's configuration)
+/// owns: the container is not served at that name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Shadowed {
+    /// The name, as text with its final dot.
+    pub name: String,
+    /// Who claimed it: `container shop-web-1 (3f2a4b5c6d7e)`.
+    pub claimed_by: String,
+    /// Who owns it: `zone file zones/apps.local.zone`.
+    pub owner: String,
 }
 
 impl Zone {

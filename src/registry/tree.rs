@@ -11,7 +11,7 @@
 //! built [`Node`] and puts it in place. Publishing shares the persistent node
 //! map with the previous snapshot, so an unchanged zone costs nothing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use hickory_proto::rr::rdata::SOA;
@@ -20,7 +20,7 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use super::journal::Journal;
 use super::name;
 use super::record::Record;
-use super::snapshot::{Node, NodeMap, Zone, ZoneKind, ancestors};
+use super::snapshot::{Node, NodeMap, Shadowed, Zone, ZoneKind, ancestors};
 
 /// SOA timers secondaries and zone checkers expect (RFC 1912 §2.2).
 const SOA_REFRESH: i32 = 14_400;
@@ -37,6 +37,8 @@ pub(super) struct ZoneTree {
     subtree: HashMap<Arc<[u8]>, u32>,
     /// Names below the apex that own an NS RRset (delegation points).
     cuts: HashSet<Arc<[u8]>>,
+    /// Containers' claims to names another source owns, by name.
+    shadowed: BTreeMap<Arc<[u8]>, Vec<Shadowed>>,
     /// Changed since it was last published.
     dirty: bool,
     /// Names placed since the last publish: what its journal diff covers.
@@ -60,6 +62,7 @@ impl ZoneTree {
             nodes,
             subtree: HashMap::new(),
             cuts: HashSet::new(),
+            shadowed: BTreeMap::new(),
             dirty: true,
             touched: HashSet::new(),
             published: None,
@@ -104,6 +107,23 @@ impl ZoneTree {
             }
             (false, false) => {}
         }
+    }
+
+    /// Records the claims shadowed at `key`; returns those that were not
+    /// shadowed before, for the caller to tell the operator once.
+    pub(super) fn shadow(&mut self, key: &[u8], claims: Vec<Shadowed>) -> Vec<Shadowed> {
+        let before = self.shadowed.get(key).map_or(&[][..], |b| &b[..]);
+        let new: Vec<Shadowed> = claims
+            .iter()
+            .filter(|claim| !before.contains(claim))
+            .cloned()
+            .collect();
+        if claims.is_empty() {
+            self.shadowed.remove(key);
+        } else {
+            self.shadowed.insert(key.into(), claims);
+        }
+        new
     }
 
     /// Adjusts the subtree counts of `key` and its ancestors below the apex,
@@ -190,6 +210,7 @@ impl ZoneTree {
             negative_soa,
             has_cuts: !self.cuts.is_empty(),
             journal: Arc::new(journal),
+            shadowed: self.shadowed.values().flatten().cloned().collect(),
         }));
         self.dirty = false;
     }

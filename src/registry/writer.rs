@@ -14,10 +14,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hickory_proto::rr::rdata::NS;
 use hickory_proto::rr::{Name, RData, RecordType};
 
-use super::book::Book;
+use super::book::{Book, Contribution};
 use super::name::{self, NameKey};
 use super::record::{Change, Entity, Record, SourceId};
-use super::snapshot::{Node, Snapshot, ZoneKind};
+use super::snapshot::{Node, Shadowed, Snapshot, ZoneKind};
 use super::tree::ZoneTree;
 
 /// What the writer needs to know about the zones berth is configured for.
@@ -216,10 +216,27 @@ impl Writer {
             )
         });
 
+        // One rule for names two sources claim: a name a zone file (or
+        // berth's configuration) gives records to belongs to it, and a
+        // container claiming it is not served there. Containers share.
+        let claims: Vec<_> = self
+            .book
+            .at(key)
+            .filter(|entity| entity.zone.is_none_or(|declared| *declared == *apex))
+            .filter(|entity| !entity.records.is_empty())
+            .collect();
+        let owner = claims.iter().find(|c| c.source != SourceId::Docker);
+        let mut shadowed = Vec::new();
         let mut records: Vec<&Record> = Vec::new();
-        for entity in self.book.at(key) {
-            // An entity that is a zone of its own places records only there.
-            if entity.zone.is_some_and(|declared| *declared != *apex) {
+        for entity in &claims {
+            if let Some(owner) = owner
+                && entity.source == SourceId::Docker
+            {
+                shadowed.push(Shadowed {
+                    name: name::to_text(key),
+                    claimed_by: describe(entity),
+                    owner: describe(owner),
+                });
                 continue;
             }
             for record in entity.records {
@@ -240,6 +257,17 @@ impl Writer {
         }
         if let Some(soa) = &synthesized_soa {
             records.push(soa);
+        }
+        keep_cname_alone(key, at_apex, &mut records);
+        if let Some(zone) = self.zones.get_mut(&apex) {
+            for claim in zone.shadow(key, shadowed) {
+                tracing::warn!(
+                    "{} is {}'s; {} claims it too and is not served there",
+                    claim.name,
+                    claim.owner,
+                    claim.claimed_by
+                );
+            }
         }
 
         let node = match records.first() {
@@ -281,6 +309,38 @@ impl Writer {
             .collect();
         zones.sort_by_key(|z| std::cmp::Reverse(z.apex.len()));
         Arc::new(Snapshot { zones })
+    }
+}
+
+/// A source's entity as the operator knows it.
+fn describe(entity: &Contribution<'_>) -> String {
+    match (entity.source, entity.title) {
+        (SourceId::Docker, Some(title)) => {
+            let short = entity.id.get(..12).unwrap_or(entity.id);
+            format!("container {title} ({short})")
+        }
+        (SourceId::Docker, None) => format!("container {}", entity.id),
+        (SourceId::ZoneFiles, _) => format!("zone file {}", entity.id),
+        (SourceId::Config, _) => "berth's configuration".to_string(),
+    }
+}
+
+/// The registry's invariant (RFC 1034 §3.6.2, RFC 2181 §10.1): no RRset
+/// beside a CNAME at one owner, whatever the sources. Zone files that try
+/// it are rejected when read and containers never make CNAMEs, so this
+/// only holds the line: at the apex the zone's own SOA and NS stay and the
+/// CNAME goes; elsewhere the CNAME stays alone.
+fn keep_cname_alone(key: &[u8], at_apex: bool, records: &mut Vec<&Record>) {
+    let is_cname = |r: &&Record| r.record_type() == RecordType::CNAME;
+    let dnssec = |r: &&Record| matches!(r.record_type(), RecordType::RRSIG | RecordType::NSEC);
+    if !records.iter().any(is_cname) || records.iter().all(|r| is_cname(r) || dnssec(r)) {
+        return;
+    }
+    tracing::warn!(name = %name::to_text(key), "a CNAME and other data at one name: keeping {}", if at_apex { "the other data" } else { "the CNAME" });
+    if at_apex {
+        records.retain(|r| !is_cname(r));
+    } else {
+        records.retain(|r| is_cname(r) || dnssec(r));
     }
 }
 
@@ -346,6 +406,91 @@ mod tests {
         let zone = snap.zone(&key("apps.local.")).unwrap();
         let node = zone.node(&key("web.apps.local.")).unwrap();
         assert_eq!(node.get(crate::iana::Rtype::A).unwrap().count, 2);
+    }
+
+    fn zone_file(records: Vec<Record>) -> Change {
+        Change::Upsert {
+            source: SourceId::ZoneFiles,
+            entity: Entity::new("zones/apps.local.zone", records),
+        }
+    }
+
+    fn rtypes(snap: &Snapshot, owner: &str) -> Vec<crate::iana::Rtype> {
+        let zone = snap.zone(&key("apps.local.")).unwrap();
+        let node = zone.node(&key(owner));
+        node.map(|n| n.rrsets.iter().map(|s| s.rtype).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_zone_files_name_is_the_files_and_the_claim_is_listed() {
+        let mut writer = Writer::new(settings());
+        let www = Record::new(
+            name("www.apps.local."),
+            300,
+            RData::CNAME(hickory_proto::rr::rdata::CNAME(name("gw.apps.local."))),
+        );
+        writer.apply(zone_file(vec![www]));
+        let mut web = Entity::new(
+            "3f2a4b5c6d7e8f90",
+            vec![Record::address(
+                name("www.apps.local."),
+                5,
+                "192.0.2.1".parse().unwrap(),
+            )],
+        );
+        web.title = Some("shop-web-1".into());
+        writer.apply(Change::Upsert {
+            source: SourceId::Docker,
+            entity: web,
+        });
+        let snap = writer.publish();
+        assert_eq!(
+            rtypes(&snap, "www.apps.local."),
+            [crate::iana::Rtype::CNAME]
+        );
+        let zone = snap.zone(&key("apps.local.")).unwrap();
+        let set = zone.node(&key("www.apps.local.")).unwrap();
+        assert_eq!(set.rrsets[0].ttl, 300, "the file's TTL");
+        assert_eq!(
+            &zone.shadowed[..],
+            [Shadowed {
+                name: "www.apps.local.".into(),
+                claimed_by: "container shop-web-1 (3f2a4b5c6d7e)".into(),
+                owner: "zone file zones/apps.local.zone".into(),
+            }]
+        );
+        // The file lets go of the name: the container has it.
+        writer.apply(zone_file(Vec::new()));
+        let snap = writer.publish();
+        assert_eq!(rtypes(&snap, "www.apps.local."), [crate::iana::Rtype::A]);
+        assert!(snap.zone(&key("apps.local.")).unwrap().shadowed.is_empty());
+    }
+
+    #[test]
+    fn no_rrset_stands_beside_a_cname() {
+        let mut writer = Writer::new(settings());
+        let cname = |owner: &str| {
+            Record::new(
+                name(owner),
+                60,
+                RData::CNAME(hickory_proto::rr::rdata::CNAME(name("gw.apps.local."))),
+            )
+        };
+        // Two sources a file check cannot see together: the flags' NS at
+        // the apex and ns.<zone>, and a file's CNAME at both.
+        writer.apply(zone_file(vec![
+            cname("apps.local."),
+            cname("ns.apps.local."),
+        ]));
+        let snap = writer.publish();
+        use crate::iana::Rtype;
+        let apex = rtypes(&snap, "apps.local.");
+        assert!(
+            apex.contains(&Rtype::SOA) && !apex.contains(&Rtype::CNAME),
+            "{apex:?}"
+        );
+        assert_eq!(rtypes(&snap, "ns.apps.local."), [Rtype::CNAME]);
     }
 
     #[test]

@@ -130,3 +130,44 @@ fn a_file_with_a_new_origin_becomes_a_zone_of_its_own() {
         || berth.dig(&["www.static.test", "A"]).status == "REFUSED"
     ));
 }
+
+/// RFC 1034 §3.6.2, RFC 2181 §10.1: a file that puts other data beside a
+/// CNAME is rejected at the later of the two lines, and the last good
+/// version stays served; a CNAME at the apex (beside berth's SOA and NS)
+/// likewise.
+#[test]
+fn a_cname_beside_other_data_rejects_the_file() {
+    if !require("dig") {
+        return;
+    }
+    let good = "$TTL 60\ngw IN A 192.0.2.1\nwww IN CNAME gw\n";
+    let (berth, dir) = Berth::with_zone_file(good, &[]);
+    let file = dir.path().join("apps.local.zone");
+    for (text, reason) in [
+        (
+            format!("{good}www IN A 192.0.2.66\n"),
+            "CNAME and other data",
+        ),
+        (format!("{good}@ IN CNAME gw\n"), "CNAME at the zone's apex"),
+    ] {
+        std::fs::write(&file, &text).unwrap();
+        berth.reload();
+        let named = wait_until(|| {
+            berth.log().lines().any(|l| {
+                l.contains("zone file rejected")
+                    && l.contains("apps.local.zone:4:")
+                    && l.contains(reason)
+            })
+        });
+        assert!(
+            named,
+            "no rejection at line 4: {reason}; log:\n{}",
+            berth.log()
+        );
+        let www = berth.dig(&["www.apps.local", "A"]);
+        assert_eq!(www.rdata("CNAME"), ["gw.apps.local."], "{}", www.raw);
+        assert_eq!(www.rdata("A"), ["192.0.2.1"], "{}", www.raw);
+        std::fs::write(&file, good).unwrap();
+        berth.reload();
+    }
+}

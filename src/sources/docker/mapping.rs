@@ -100,8 +100,10 @@ pub fn map(container: &Container, settings: &Settings) -> Mapped {
     {
         plan.reverse(zone, &mut records);
     }
+    let mut entity = Entity::new(container.id.clone(), unique(records));
+    entity.title = Some(container.name.clone());
     Mapped {
-        entity: Some(Entity::new(container.id.clone(), unique(records))),
+        entity: Some(entity),
         skipped,
         hidden: None,
     }

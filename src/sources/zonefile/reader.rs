@@ -3,6 +3,7 @@
 //! through the [`Confinement`], nested at most [`MAX_INCLUDE_DEPTH`] deep,
 //! and every file read is listed so the watcher can notice edits to any.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use hickory_proto::rr::{DNSClass, Name, RecordType};
@@ -59,6 +60,7 @@ pub fn read_zone(
         zone_origin: None,
         records: Vec::new(),
         places: Vec::new(),
+        positions: Vec::new(),
     };
     let mut state = State {
         origin,
@@ -66,10 +68,14 @@ pub fn read_zone(
         default_ttl: None,
         last_ttl: None,
     };
-    let result = reader.read_file(path, &mut state, None).map(|()| ZoneText {
-        origin: reader.zone_origin.take().unwrap_or(state.origin),
-        records: std::mem::take(&mut reader.records),
-        places: std::mem::take(&mut reader.places),
+    let result = reader.read_file(path, &mut state, None).and_then(|()| {
+        let origin = reader.zone_origin.take().unwrap_or(state.origin);
+        reader.check_cnames(&origin)?;
+        Ok(ZoneText {
+            origin,
+            records: std::mem::take(&mut reader.records),
+            places: std::mem::take(&mut reader.places),
+        })
     });
     (result, reader.files)
 }
@@ -96,6 +102,8 @@ struct Reader<'c> {
     zone_origin: Option<Name>,
     records: Vec<Record>,
     places: Vec<String>,
+    /// Where each record was written: an index into `files`, and the line.
+    positions: Vec<(u32, u32)>,
 }
 
 impl Reader<'_> {
@@ -119,6 +127,7 @@ impl Reader<'_> {
                 reason,
             },
         };
+        let file_index = self.files.len() as u32;
         self.files
             .push((path.to_path_buf(), Fingerprint::current(path)));
         let bytes = self
@@ -175,10 +184,56 @@ impl Reader<'_> {
                     let record = record(&entry, state).map_err(here)?;
                     self.records.push(record);
                     self.places.push(format!("{}:{line}", path.display()));
+                    self.positions.push((file_index, line as u32));
                 }
             }
         }
         self.stack.pop();
+        Ok(())
+    }
+
+    /// RFC 1034 §3.6.2 and RFC 2181 §10.1: a name with a CNAME has no
+    /// other data, and one CNAME only; at the zone's apex, which always has
+    /// its SOA and NS, none. The error is at the later of the two records.
+    fn check_cnames(&self, origin: &Name) -> Result<(), ReadError> {
+        let is_cname = |r: &Record| r.record_type() == RecordType::CNAME;
+        // Beside a CNAME only its DNSSEC proofs may stand (RFC 4035 §2.5).
+        let may_join = |r: &Record| matches!(r.record_type(), RecordType::RRSIG | RecordType::NSEC);
+        let aliases: HashMap<Name, usize> = self
+            .records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| is_cname(r))
+            .map(|(at, r)| (r.name.to_lowercase(), at))
+            .collect();
+        if aliases.is_empty() {
+            return Ok(());
+        }
+        let origin = origin.to_lowercase();
+        for (at, record) in self.records.iter().enumerate() {
+            let owner = record.name.to_lowercase();
+            let Some(&alias) = aliases.get(&owner) else {
+                continue;
+            };
+            let reason = if owner == origin && is_cname(record) {
+                format!(
+                    "CNAME at the zone's apex {origin}, beside its SOA and NS (RFC 1034 §3.6.2)"
+                )
+            } else if at == alias || may_join(record) {
+                continue;
+            } else {
+                format!(
+                    "{} has a CNAME and other data (RFC 1034 §3.6.2, RFC 2181 §10.1)",
+                    record.name
+                )
+            };
+            let (file, line) = self.positions[at.max(alias)];
+            return Err(ReadError {
+                path: self.files[file as usize].0.clone(),
+                line: Some(line as usize),
+                reason,
+            });
+        }
         Ok(())
     }
 
@@ -455,6 +510,29 @@ mod tests {
             message.contains("/f8:2: ") && message.contains("deep"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn a_cname_beside_other_data_is_an_error_at_the_later_line() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "z",
+            "$TTL 60\nwww A 192.0.2.1\nok A 192.0.2.2\n$INCLUDE inc\n",
+        );
+        write(dir.path(), "inc", "x TXT \"x\"\nWWW CNAME ok\n");
+        let message = error(dir.path(), "z");
+        assert!(
+            message.contains("/inc:2: ") && message.contains("CNAME and other data"),
+            "{message}"
+        );
+        write(dir.path(), "inc", "www CNAME ok\nwww CNAME x\n");
+        assert!(error(dir.path(), "z").contains("/inc:2: "));
+        write(dir.path(), "z", "$TTL 60\n@ CNAME elsewhere.test.\n");
+        assert!(error(dir.path(), "z").contains("/z:2: "));
+        write(dir.path(), "z", "$TTL 60\nwww CNAME ok\nok A 192.0.2.2\n");
+        let (zone, _) = read(dir.path(), "z");
+        assert!(zone.is_ok(), "a lone CNAME is fine");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! and health, and resynchronisation after losing the daemon. Tests query
 //! only berth, over loopback; they never send traffic to containers.
 
+mod conflicts;
 mod lifecycle;
 mod naming;
 mod resync;
