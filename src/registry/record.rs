@@ -76,6 +76,14 @@ pub enum SourceId {
     Etcd,
 }
 
+impl SourceId {
+    /// Whether the source's names are claims that give way to an owner's
+    /// (a zone file's, berth's configuration's) and share with each other.
+    pub fn only_claims(self) -> bool {
+        matches!(self, SourceId::Docker | SourceId::Etcd)
+    }
+}
+
 /// A unit a source adds and removes as a whole: one zone file, one container.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entity {

@@ -225,12 +225,12 @@ impl Writer {
             .filter(|entity| entity.zone.is_none_or(|declared| *declared == *apex))
             .filter(|entity| !entity.records.is_empty())
             .collect();
-        let owner = claims.iter().find(|c| c.source != SourceId::Docker);
+        let owner = claims.iter().find(|c| !c.source.only_claims());
         let mut shadowed = Vec::new();
         let mut records: Vec<&Record> = Vec::new();
         for entity in &claims {
             if let Some(owner) = owner
-                && entity.source == SourceId::Docker
+                && entity.source.only_claims()
             {
                 shadowed.push(Shadowed {
                     name: name::to_text(key),
@@ -320,6 +320,7 @@ fn describe(entity: &Contribution<'_>) -> String {
             format!("container {title} ({short})")
         }
         (SourceId::Docker, None) => format!("container {}", entity.id),
+        (SourceId::Etcd, _) => format!("etcd key {}", entity.id),
         (SourceId::ZoneFiles, _) => format!("zone file {}", entity.id),
         (SourceId::Config, _) => "berth's configuration".to_string(),
     }
