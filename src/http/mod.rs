@@ -281,8 +281,16 @@ fn records(snapshot: &Snapshot, state: &State) -> Vec<ZoneJson> {
                         if let Ok(record) = WireRecord::read(&mut decoder) {
                             let name = record.name.to_ascii();
                             let owner = name.trim_end_matches('.').to_ascii_lowercase();
+                            // A claim the name's owner shadowed is no source of it.
+                            let mut from = origins.get(&owner).cloned().unwrap_or_default();
+                            from.retain(|source| {
+                                !zone.shadowed.iter().any(|s| {
+                                    s.claimed_by == *source
+                                        && s.name.trim_end_matches('.').eq_ignore_ascii_case(&owner)
+                                })
+                            });
                             records.push(RecordJson {
-                                from: origins.get(&owner).cloned().unwrap_or_default(),
+                                from,
                                 name,
                                 rtype: record.record_type().to_string(),
                                 ttl: record.ttl,

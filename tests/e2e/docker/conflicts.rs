@@ -71,6 +71,23 @@ fn a_zone_files_names_are_the_files() {
     .iter()
     .map(|name| format!("\"{name}\" \"{claimed_by}"))
     .collect();
+    // The file alone is where www's records come from.
+    let (_, body) = http_get(berth.http_addr().expect("http"), "/v1/records");
+    let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let www = format!("www-{p}.apps.local.");
+    let from: Vec<String> = json
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|zone| zone["records"].as_array().cloned().unwrap_or_default())
+        .filter(|record| record["name"] == www.as_str())
+        .flat_map(|record| record["from"].as_array().cloned().unwrap_or_default())
+        .map(|source| source.as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        !from.is_empty() && from.iter().all(|s| s.starts_with("file ")),
+        "{from:?}"
+    );
     let listed = shadowed(&berth);
     assert_eq!(listed.len(), 3, "{listed:?}");
     for (entry, start) in listed.iter().zip(&expected) {
