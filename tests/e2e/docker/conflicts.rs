@@ -85,7 +85,10 @@ fn a_zone_files_names_are_the_files() {
         .map(|source| source.as_str().unwrap_or_default().to_string())
         .collect();
     assert!(
-        !from.is_empty() && from.iter().all(|s| s.starts_with("file ")),
+        !from.is_empty()
+            && from
+                .iter()
+                .all(|s| s.contains("file ") && !s.contains("container")),
         "{from:?}"
     );
     let listed = shadowed(&berth);
