@@ -143,6 +143,7 @@ fn a_cname_beside_other_data_rejects_the_file() {
     let good = "$TTL 60\ngw IN A 192.0.2.1\nwww IN CNAME gw\n";
     let (berth, dir) = Berth::with_zone_file(good, &[]);
     let file = dir.path().join("apps.local.zone");
+    let good_is_served = || berth.dig(&["www.apps.local", "A"]).rdata("A") == ["192.0.2.1"];
     for (text, reason) in [
         (
             format!("{good}www IN A 192.0.2.66\n"),
@@ -150,6 +151,8 @@ fn a_cname_beside_other_data_rejects_the_file() {
         ),
         (format!("{good}@ IN CNAME gw\n"), "CNAME at the zone's apex"),
     ] {
+        // A rejection keeps the last good version: have one first.
+        assert!(wait_until(good_is_served), "{}", berth.log());
         std::fs::write(&file, &text).unwrap();
         berth.reload();
         let named = wait_until(|| {

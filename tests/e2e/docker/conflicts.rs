@@ -45,6 +45,7 @@ fn a_zone_files_names_are_the_files() {
     scope.run(&container, &[&names]);
     let ip = scope.ip(&container, "bridge");
     eventually_a(&berth, &format!("free-{p}"), &[&ip]);
+    eventually_a(&berth, &format!("static-{p}"), &["192.0.2.2"]);
 
     // A CNAME the file wrote: followed for every type, never beside an A.
     for rtype in ["A", "AAAA", "TXT"] {
