@@ -162,7 +162,8 @@ fn network(client: IpAddr) -> u128 {
     };
     match client {
         IpAddr::V4(v4) => u128::from(u32::from(v4) & 0xffff_ff00),
-        // The top bit marks IPv6, so 10.0.0.0/24 and ::a00:0/56 differ.
+        // The low bit, never set in an IPv4 /24, marks IPv6, so 10.0.0.0/24
+        // and ::a00:0/56 differ.
         IpAddr::V6(v6) => (u128::from(v6) & !((1u128 << 72) - 1)) | 1,
     }
 }
