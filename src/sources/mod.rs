@@ -8,4 +8,5 @@
 
 pub mod docker;
 pub mod etcd;
+mod reconnect;
 pub mod zonefile;

@@ -22,25 +22,16 @@ mod since;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use tokio_util::sync::CancellationToken;
 
 use session::SessionError;
 pub use settings::{Addresses, Settings};
 
+use super::reconnect::Backoff;
 use crate::registry::{Entity, RegistryHandle};
 use crate::status::{Docker, Status};
-
-/// First wait after a failed session.
-const BACKOFF_MIN: Duration = Duration::from_millis(100);
-/// Longest wait between attempts: how stale berth can stay after the daemon
-/// comes back.
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
-/// A session that followed events this long was healthy: the next attempt
-/// starts again from [`BACKOFF_MIN`]. Shorter ones keep backing off, so a
-/// daemon that drops every stream at once is not listed in a tight loop.
-const HEALTHY_SESSION: Duration = Duration::from_secs(5);
 
 pub struct DockerSource {
     settings: Settings,
@@ -74,7 +65,7 @@ impl DockerSource {
     /// Follows the daemon until `shutdown` is cancelled or the registry
     /// closes.
     pub async fn run(self, registry: RegistryHandle, shutdown: CancellationToken) {
-        let mut delay = BACKOFF_MIN;
+        let mut backoff = Backoff::new();
         // The last failure logged, so that a daemon that stays away is
         // reported once, not on every retry.
         let mut reported: Option<String> = None;
@@ -94,9 +85,7 @@ impl DockerSource {
             if let SessionError::Registry(_) = ended.error {
                 return;
             }
-            if ended.live_for.is_some_and(|d| d >= HEALTHY_SESSION) {
-                delay = BACKOFF_MIN;
-            }
+            backoff.session_ended(ended.live_for);
             let reason = ended.error.to_string();
             self.unreachable(reason.clone());
             if ended.live_for.is_some() {
@@ -106,13 +95,11 @@ impl DockerSource {
                 tracing::warn!(%reason, "docker: daemon unavailable; serving the other records and retrying");
                 reported = Some(reason);
             } else {
-                tracing::debug!(%reason, retry_in = ?delay, "docker: still unavailable");
+                tracing::debug!(%reason, retry_in = ?backoff.delay(), "docker: still unavailable");
             }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(delay) => {}
+            if !backoff.wait(&shutdown).await {
+                return;
             }
-            delay = (delay * 2).min(BACKOFF_MAX);
         }
     }
 }

@@ -21,7 +21,7 @@ mod session;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use hickory_proto::rr::Name;
 use tokio::sync::watch;
@@ -30,17 +30,9 @@ use tokio_util::sync::CancellationToken;
 pub use local::spawn as spawn_local;
 use session::SessionError;
 
+use super::reconnect::Backoff;
 use crate::registry::RegistryHandle;
 use crate::status::{Etcd, Status};
-
-/// First wait after a failed session.
-const BACKOFF_MIN: Duration = Duration::from_millis(100);
-/// Longest wait between attempts: how stale berth can stay after etcd
-/// comes back.
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
-/// A session that lasted this long was healthy: the next attempt starts
-/// again from [`BACKOFF_MIN`].
-const HEALTHY_SESSION: Duration = Duration::from_secs(5);
 
 /// Everything the etcd source runs with; `config.rs` builds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,7 +106,7 @@ impl EtcdSource {
         mut published: Published,
         shutdown: CancellationToken,
     ) {
-        let mut delay = BACKOFF_MIN;
+        let mut backoff = Backoff::new();
         // Logged once until a session succeeds again.
         let mut reported: Option<String> = None;
         // Kept across sessions: a short outage keeps the lease, and with
@@ -133,9 +125,7 @@ impl EtcdSource {
                 return;
             }
             let live_for = live_since.map(|at: std::time::Instant| at.elapsed());
-            if live_for.is_some_and(|d| d >= HEALTHY_SESSION) {
-                delay = BACKOFF_MIN;
-            }
+            backoff.session_ended(live_for);
             let reason = error.to_string();
             self.report(|etcd| {
                 etcd.connected = false;
@@ -147,7 +137,7 @@ impl EtcdSource {
             });
             if error.is_routine() {
                 tracing::info!(%reason, "etcd: reading the prefix again");
-                delay = BACKOFF_MIN;
+                backoff.reset();
             } else if live_for.is_some() {
                 tracing::warn!(%reason, "etcd: lost the cluster; serving the last known records and reconnecting");
                 reported = Some(reason);
@@ -155,13 +145,11 @@ impl EtcdSource {
                 tracing::warn!(%reason, "etcd: unavailable; serving the last known records and retrying");
                 reported = Some(reason);
             } else {
-                tracing::debug!(%reason, retry_in = ?delay, "etcd: still unavailable");
+                tracing::debug!(%reason, retry_in = ?backoff.delay(), "etcd: still unavailable");
             }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(delay) => {}
+            if !backoff.wait(&shutdown).await {
+                return;
             }
-            delay = (delay * 2).min(BACKOFF_MAX);
         }
     }
 }
