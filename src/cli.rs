@@ -121,6 +121,12 @@ pub struct Cli {
     #[arg(long, env = "BERTH_SERVE_STARTING")]
     pub serve_starting: bool,
 
+    /// Which containers are served: "all" (unless labelled
+    /// berth.enable=false) or "labelled" (only those labelled
+    /// berth.enable=true or berth.names). [default: all]
+    #[arg(long, env = "BERTH_EXPOSE", value_name = "all|labelled")]
+    pub expose: Option<String>,
+
     /// etcd endpoint (http:// or https://) of the cluster shared by every
     /// host's berth; repeatable, or "off". [default: off]
     #[arg(

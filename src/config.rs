@@ -246,6 +246,7 @@ fn over(cli: Cli, file: Cli) -> Cli {
         network,
         host_ip,
         serve_starting,
+        expose,
         etcd,
         etcd_prefix,
         etcd_lease,
@@ -304,6 +305,7 @@ fn over(cli: Cli, file: Cli) -> Cli {
         etcd_user: etcd_user.or(file.etcd_user),
         etcd_password_file: etcd_password_file.or(file.etcd_password_file),
         serve_starting: serve_starting || file.serve_starting,
+        expose: expose.or(file.expose),
         upstream: list(upstream, file.upstream),
         allow_recursion: list(allow_recursion, file.allow_recursion),
         allow_transfer: list(allow_transfer, file.allow_transfer),
@@ -500,7 +502,7 @@ fn wildcard_target(given: Option<&str>) -> Result<Option<IpAddr>, ConfigError> {
 }
 
 /// The docker source's flags: `--docker`, `--address`, `--network`,
-/// `--host-ip` and `--serve-starting`. All are checked even with
+/// `--host-ip`, `--serve-starting` and `--expose`. All are checked even with
 /// `--docker off`, so a mistake shows before the source is turned on.
 fn docker(
     given: &Cli,
@@ -514,6 +516,7 @@ fn docker(
         given.network.as_deref(),
         given.host_ip.as_deref(),
     )?;
+    let expose = expose(given.expose.as_deref())?;
     // Containers are named in the forward zones; a reverse zone given as
     // --zone (so that secondaries can hold it) gets only their PTRs.
     let forward = |zone: &&Name| {
@@ -534,7 +537,20 @@ fn docker(
         ttl,
         addresses,
         serve_starting: given.serve_starting,
+        expose,
     }))
+}
+
+/// `--expose`.
+fn expose(given: Option<&str>) -> Result<docker::Expose, ConfigError> {
+    match given {
+        None | Some("all") => Ok(docker::Expose::All),
+        Some("labelled" | "labeled") => Ok(docker::Expose::Labelled),
+        Some(other) => Err(invalid(
+            "expose",
+            format!("{other:?} is not \"all\" or \"labelled\""),
+        )),
+    }
 }
 
 /// `--docker`, else `$DOCKER_HOST`, else the usual socket; None when "off".
@@ -1342,6 +1358,11 @@ mod tests {
             }
         );
         assert!(settings.serve_starting);
+        assert_eq!(settings.expose, docker::Expose::All);
+        let settings = docker(&["--expose", "labelled"]);
+        assert_eq!(settings.expose, docker::Expose::Labelled);
+        let wrong = resolve(&["--docker", "off", "--expose", "some"]).unwrap_err();
+        assert!(wrong.to_string().starts_with("--expose:"), "{wrong}");
         let settings = docker(&["--address", "host", "--host-ip", "192.0.2.1"]);
         assert_eq!(
             settings.addresses,

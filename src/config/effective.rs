@@ -97,6 +97,7 @@ impl Config {
                     }
                 }
                 set("serve-starting", Value::Boolean(settings.serve_starting));
+                set("expose", text(settings.expose.as_str()));
             }
         }
         match etcd {

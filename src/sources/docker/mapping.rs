@@ -8,7 +8,7 @@ use hickory_proto::rr::Name;
 
 use super::container::{Container, Health, Port, Proto, Status};
 use super::naming::{self, NameError, Relative};
-use super::settings::{Addresses, Settings};
+use super::settings::{Addresses, Expose, Settings};
 use crate::registry::{Entity, Record};
 
 const LABEL_ENABLE: &str = "berth.enable";
@@ -60,8 +60,8 @@ pub fn map(container: &Container, settings: &Settings) -> Mapped {
         hidden: Some(why),
         ..Mapped::default()
     };
-    if !enabled(container) {
-        return hidden("berth.enable=false");
+    if let Some(why) = not_exposed(container, settings.expose) {
+        return hidden(why);
     }
     if let Some(why) = not_served(container, settings) {
         return hidden(why);
@@ -220,14 +220,28 @@ fn skip(what: String, why: impl std::fmt::Display) -> Skipped {
     }
 }
 
-fn enabled(container: &Container) -> bool {
-    let Some(value) = container.labels.get(LABEL_ENABLE) else {
-        return true;
-    };
-    !matches!(
-        value.trim().to_ascii_lowercase().as_str(),
-        "false" | "0" | "no" | "off"
-    )
+/// Why the container's labels, under `--expose`, keep it out, if they do.
+/// `berth.enable=false` always does (Traefik's habit); with `labelled`, a
+/// container must opt in with `berth.enable=true` or a `berth.names`.
+fn not_exposed(container: &Container, expose: Expose) -> Option<&'static str> {
+    let enable = container
+        .labels
+        .get(LABEL_ENABLE)
+        .map(|value| value.trim().to_ascii_lowercase());
+    let enable = enable.as_deref();
+    if matches!(enable, Some("false" | "0" | "no" | "off")) {
+        return Some("berth.enable=false");
+    }
+    let opted_in = matches!(enable, Some("true" | "1" | "yes" | "on"))
+        || container
+            .labels
+            .get(LABEL_NAMES)
+            .is_some_and(|names| !names.trim().is_empty());
+    match expose {
+        Expose::All => None,
+        Expose::Labelled if opted_in => None,
+        Expose::Labelled => Some("no berth.enable=true or berth.names label (--expose labelled)"),
+    }
 }
 
 /// Why a container's state keeps it from being served, if it does.

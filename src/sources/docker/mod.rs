@@ -27,7 +27,7 @@ use std::time::SystemTime;
 use tokio_util::sync::CancellationToken;
 
 use session::SessionError;
-pub use settings::{Addresses, Settings};
+pub use settings::{Addresses, Expose, Settings};
 
 use super::reconnect::Backoff;
 use crate::registry::{Entity, RegistryHandle};

@@ -19,6 +19,28 @@ pub struct Settings {
     pub addresses: Addresses,
     /// Serve containers whose healthcheck has not passed yet.
     pub serve_starting: bool,
+    /// Which containers are served unless their labels say otherwise.
+    pub expose: Expose,
+}
+
+/// `--expose`: whether a container must ask to be served.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Expose {
+    /// Every container, unless labelled `berth.enable=false`.
+    #[default]
+    All,
+    /// Only containers labelled `berth.enable=true` or `berth.names`:
+    /// on a shared host, other people's containers stay out of the zone.
+    Labelled,
+}
+
+impl Expose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expose::All => "all",
+            Expose::Labelled => "labelled",
+        }
+    }
 }
 
 /// Which address a container's names resolve to.

@@ -3,6 +3,7 @@
 //! only berth, over loopback; they never send traffic to containers.
 
 mod conflicts;
+mod exposure;
 mod lifecycle;
 mod naming;
 mod resync;

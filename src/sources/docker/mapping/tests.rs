@@ -7,7 +7,7 @@ use hickory_proto::rr::{Name, RData};
 
 use super::map;
 use crate::sources::docker::container::{Container, Health, Network, Port, Proto, Status};
-use crate::sources::docker::{Addresses, Settings};
+use crate::sources::docker::{Addresses, Expose, Settings};
 
 const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -51,6 +51,7 @@ fn settings() -> Settings {
         ttl: 5,
         addresses: Addresses::Container { network: None },
         serve_starting: false,
+        expose: Expose::All,
     }
 }
 
@@ -292,6 +293,37 @@ fn enable_false_hides_and_ttl_overrides() {
     let mapped = map(&bad, &settings());
     assert!(mapped.entity.unwrap().records.iter().all(|r| r.ttl == 5));
     assert_eq!(mapped.skipped.len(), 1);
+}
+
+#[test]
+fn expose_labelled_serves_only_containers_that_opt_in() {
+    let labelled = Settings {
+        expose: Expose::Labelled,
+        ..settings()
+    };
+    let plain = container("web");
+    let mapped = map(&plain, &labelled);
+    assert!(mapped.entity.is_none());
+    assert!(mapped.hidden.unwrap().contains("--expose labelled"));
+    assert!(map(&plain, &settings()).entity.is_some());
+    for opt_in in [
+        ("berth.enable", "true"),
+        ("berth.enable", "Yes"),
+        ("berth.names", "www"),
+    ] {
+        let c = with_labels(container("web"), &[opt_in]);
+        assert!(map(&c, &labelled).entity.is_some(), "{opt_in:?}");
+    }
+    let blank = with_labels(container("web"), &[("berth.names", " ")]);
+    assert!(map(&blank, &labelled).entity.is_none());
+    // berth.enable=false wins over berth.names, under either policy.
+    let off = with_labels(
+        container("web"),
+        &[("berth.enable", "false"), ("berth.names", "www")],
+    );
+    for s in [settings(), labelled] {
+        assert_eq!(map(&off, &s).hidden, Some("berth.enable=false"));
+    }
 }
 
 #[test]
