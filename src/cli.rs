@@ -126,6 +126,18 @@ pub struct Cli {
     /// berth.enable=true or berth.names). [default: all]
     #[arg(long, env = "BERTH_EXPOSE", value_name = "all|labelled")]
     pub expose: Option<String>,
+    /// Seconds between listings of the running containers that catch what
+    /// the event stream missed (a lost event, a stalled stream), or 0 for
+    /// none. Every Docker API call is given at most half this long.
+    /// [default: 30]
+    #[arg(long, env = "BERTH_DOCKER_RECONCILE", value_name = "SECONDS")]
+    pub docker_reconcile: Option<u64>,
+
+    /// How long the last Docker records stay served, with TTL 1, while the
+    /// daemon cannot be followed: 90s, 5m, 1h, or 0 for as long as it
+    /// takes. [default: 5m]
+    #[arg(long, env = "BERTH_STALE_LIMIT", value_name = "DURATION")]
+    pub stale_limit: Option<String>,
 
     /// etcd endpoint (http:// or https://) of the cluster shared by every
     /// host's berth; repeatable, or "off". [default: off]

@@ -33,6 +33,10 @@ pub const DEFAULT_ETCD_PREFIX: &str = "/skydns";
 pub const DEFAULT_ETCD_LEASE: u32 = 15;
 const DNS_PORT: u16 = 53;
 pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
+/// `--docker-reconcile`: seconds between listings.
+pub const DEFAULT_DOCKER_RECONCILE: u64 = 30;
+/// `--stale-limit`.
+pub const DEFAULT_STALE_LIMIT: Duration = Duration::from_secs(300);
 /// About 10 MiB of answers at most.
 pub const DEFAULT_CACHE_SIZE: usize = 10_000;
 /// Past this the cache's tables alone would take more than a small host has.
@@ -247,6 +251,8 @@ fn over(cli: Cli, file: Cli) -> Cli {
         host_ip,
         serve_starting,
         expose,
+        docker_reconcile,
+        stale_limit,
         etcd,
         etcd_prefix,
         etcd_lease,
@@ -306,6 +312,8 @@ fn over(cli: Cli, file: Cli) -> Cli {
         etcd_password_file: etcd_password_file.or(file.etcd_password_file),
         serve_starting: serve_starting || file.serve_starting,
         expose: expose.or(file.expose),
+        docker_reconcile: docker_reconcile.or(file.docker_reconcile),
+        stale_limit: stale_limit.or(file.stale_limit),
         upstream: list(upstream, file.upstream),
         allow_recursion: list(allow_recursion, file.allow_recursion),
         allow_transfer: list(allow_transfer, file.allow_transfer),
@@ -530,6 +538,8 @@ fn docker(
         .iter()
         .flat_map(|zone| name_servers.iter().filter_map(|ns| ns.in_zone(zone)))
         .collect();
+    let reconcile = docker_reconcile(given.docker_reconcile)?;
+    let stale_limit = stale_limit(given.stale_limit.as_deref())?;
     Ok(endpoint.map(|endpoint| docker::Settings {
         endpoint,
         zones,
@@ -538,6 +548,8 @@ fn docker(
         addresses,
         serve_starting: given.serve_starting,
         expose,
+        reconcile,
+        stale_limit,
     }))
 }
 
@@ -551,6 +563,39 @@ fn expose(given: Option<&str>) -> Result<docker::Expose, ConfigError> {
             format!("{other:?} is not \"all\" or \"labelled\""),
         )),
     }
+}
+
+/// `--docker-reconcile`: `None` for 0 (off).
+fn docker_reconcile(given: Option<u64>) -> Result<Option<Duration>, ConfigError> {
+    match given.unwrap_or(DEFAULT_DOCKER_RECONCILE) {
+        0 => Ok(None),
+        // A listing every second would keep a busy daemon busier, and the
+        // calls' timeout (half the interval) would leave it no slack.
+        1 => Err(invalid(
+            "docker-reconcile",
+            "must be 0 (off) or at least 2 seconds".to_string(),
+        )),
+        seconds => Ok(Some(Duration::from_secs(seconds))),
+    }
+}
+
+/// `--stale-limit`: `None` for 0 (keep serving the last records).
+fn stale_limit(given: Option<&str>) -> Result<Option<Duration>, ConfigError> {
+    let Some(text) = given else {
+        return Ok(Some(DEFAULT_STALE_LIMIT));
+    };
+    let text = text.trim();
+    // A bare number is seconds, as in the other flags.
+    let limit = match text.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => humantime::parse_duration(text).map_err(|e| {
+            invalid(
+                "stale-limit",
+                format!("{text:?}: {e}; give a duration such as 90s or 5m, or 0"),
+            )
+        })?,
+    };
+    Ok((!limit.is_zero()).then_some(limit))
 }
 
 /// `--docker`, else `$DOCKER_HOST`, else the usual socket; None when "off".
@@ -1372,6 +1417,34 @@ mod tests {
         );
         let off = resolve(&["--docker", "off", "--upstream", "off"]).unwrap();
         assert_eq!(off.docker, None);
+    }
+
+    #[test]
+    fn docker_freshness_flags() {
+        let docker = |args: &[&str]| {
+            let mut argv = vec!["--docker", "unix:///run/d.sock", "--upstream", "off"];
+            argv.extend_from_slice(args);
+            resolve(&argv).map(|c| c.docker.unwrap())
+        };
+        let defaults = docker(&[]).unwrap();
+        assert_eq!(defaults.reconcile, Some(Duration::from_secs(30)));
+        assert_eq!(defaults.call_timeout(), Duration::from_secs(10));
+        assert_eq!(defaults.stale_limit, Some(Duration::from_secs(300)));
+        let set = docker(&["--docker-reconcile", "4", "--stale-limit", "90s"]).unwrap();
+        assert_eq!(set.reconcile, Some(Duration::from_secs(4)));
+        assert_eq!(set.call_timeout(), Duration::from_secs(2));
+        assert_eq!(set.stale_limit, Some(Duration::from_secs(90)));
+        let off = docker(&["--docker-reconcile", "0", "--stale-limit", "0"]).unwrap();
+        assert_eq!(off.reconcile, None);
+        assert_eq!(off.call_timeout(), Duration::from_secs(10));
+        assert_eq!(off.stale_limit, None);
+        assert_eq!(
+            docker(&["--stale-limit", "2m"]).unwrap().stale_limit,
+            Some(Duration::from_secs(120))
+        );
+        let message = |args: &[&str]| docker(args).unwrap_err().to_string();
+        assert!(message(&["--docker-reconcile", "1"]).starts_with("--docker-reconcile:"));
+        assert!(message(&["--stale-limit", "soon"]).starts_with("--stale-limit:"));
     }
 
     #[test]

@@ -98,6 +98,17 @@ impl Config {
                 }
                 set("serve-starting", Value::Boolean(settings.serve_starting));
                 set("expose", text(settings.expose.as_str()));
+                set(
+                    "docker-reconcile",
+                    number(settings.reconcile.map_or(0, |every| every.as_secs())),
+                );
+                set(
+                    "stale-limit",
+                    text(settings.stale_limit.map_or_else(
+                        || "0".to_string(),
+                        |limit| humantime::format_duration(limit).to_string(),
+                    )),
+                );
             }
         }
         match etcd {
@@ -208,6 +219,10 @@ mod tests {
                 "a.test",
                 "--docker",
                 "tcp://127.0.0.1:2375",
+                "--docker-reconcile",
+                "7",
+                "--stale-limit",
+                "90s",
                 "--upstream",
                 "192.0.2.1",
                 "--upstream-timeout",

@@ -2,6 +2,7 @@
 //! flags; nothing in this source reads flags, files or the environment.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use hickory_proto::rr::Name;
 
@@ -21,6 +22,27 @@ pub struct Settings {
     pub serve_starting: bool,
     /// Which containers are served unless their labels say otherwise.
     pub expose: Expose,
+    /// How often the running containers are listed to catch what the event
+    /// stream missed; `None`: never (`--docker-reconcile 0`).
+    pub reconcile: Option<Duration>,
+    /// How long the last records stay served (with TTL 1) once the daemon
+    /// cannot be followed; `None`: for as long as it takes.
+    pub stale_limit: Option<Duration>,
+}
+
+/// The longest any one Engine API call may take, however long the
+/// reconciliation interval: a daemon that has not answered in this long is
+/// treated as gone.
+const LONGEST_CALL: Duration = Duration::from_secs(10);
+
+impl Settings {
+    /// How long one Engine API call may take: half the reconciliation
+    /// interval (at most [`LONGEST_CALL`]), so a wedged call is given up
+    /// before the next reconciliation is due and cannot hold it up.
+    pub fn call_timeout(&self) -> Duration {
+        self.reconcile
+            .map_or(LONGEST_CALL, |every| (every / 2).min(LONGEST_CALL))
+    }
 }
 
 /// `--expose`: whether a container must ask to be served.

@@ -52,6 +52,8 @@ fn settings() -> Settings {
         addresses: Addresses::Container { network: None },
         serve_starting: false,
         expose: Expose::All,
+        reconcile: None,
+        stale_limit: None,
     }
 }
 
