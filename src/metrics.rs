@@ -266,6 +266,11 @@ pub struct Action {
 pub struct Live {
     /// Docker events that made berth look at a container, by verb.
     pub docker_events: Family<Action, Counter>,
+    /// Containers whose records a reconciliation corrected: changes the
+    /// event stream should have delivered and did not.
+    pub docker_repairs: Counter,
+    /// Listings by the periodic reconciliation that completed.
+    pub docker_reconciliations: Counter,
     /// TCP connections being served now.
     pub tcp_open: Gauge,
     /// TCP connections closed on accept: too many were open, or too many
@@ -309,6 +314,16 @@ impl Live {
             "berth_docker_events",
             "Docker events that made berth look at a container again, by action",
             self.docker_events.clone(),
+        );
+        registry.register(
+            "berth_docker_reconcile_repairs",
+            "Containers whose records a periodic listing corrected because the event stream missed the change",
+            self.docker_repairs.clone(),
+        );
+        registry.register(
+            "berth_docker_reconciliations",
+            "Periodic listings of the running containers that completed",
+            self.docker_reconciliations.clone(),
         );
         registry.register(
             "berth_tcp_connections_open",

@@ -82,14 +82,30 @@ pub enum Docker {
         since: SystemTime,
         last_sync: SystemTime,
     },
-    /// Cannot reach the daemon: the last records stay served.
+    /// Cannot follow the daemon: unreachable, a call timed out, or the
+    /// event stream ended.
     Unreachable {
         endpoint: String,
         since: SystemTime,
         reason: String,
         /// When the last listing was applied, if ever.
         last_sync: Option<SystemTime>,
+        /// What became of the records the daemon's containers had.
+        kept: Kept,
     },
+}
+
+/// The Docker records while the daemon cannot be followed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Kept {
+    /// There were none: berth never listed the containers, or none ran.
+    #[default]
+    Nothing,
+    /// The last records are served with TTL 1, until `until` (`None`:
+    /// `--stale-limit 0`, until the daemon is back).
+    Stale { until: Option<SystemTime> },
+    /// Served stale until `--stale-limit` ran out, then withdrawn.
+    Withdrawn { at: SystemTime },
 }
 
 impl Docker {
@@ -100,6 +116,26 @@ impl Docker {
             Docker::Off | Docker::Connecting { .. } => None,
         }
     }
+
+    /// One word for `/metrics`' `berth_docker_state`: `off`, `connecting`,
+    /// `following`, `stale` (unreachable, the last records served with
+    /// TTL 1) or `unreachable` (and no Docker records served).
+    pub fn state_name(&self) -> &'static str {
+        match self {
+            Docker::Off => "off",
+            Docker::Connecting { .. } => "connecting",
+            Docker::Following { .. } => "following",
+            Docker::Unreachable {
+                kept: Kept::Stale { .. },
+                ..
+            } => "stale",
+            Docker::Unreachable { .. } => "unreachable",
+        }
+    }
+
+    /// Every value [`Docker::state_name`] takes.
+    pub const STATE_NAMES: [&'static str; 5] =
+        ["off", "connecting", "following", "stale", "unreachable"];
 }
 
 /// One master file's last reading.
@@ -158,10 +194,24 @@ impl Status {
                 endpoint,
                 since,
                 reason,
+                kept,
                 ..
             } => {
+                let kept = match kept {
+                    Kept::Nothing => String::new(),
+                    Kept::Stale { until: None } => {
+                        "; serving the last records with TTL 1".to_string()
+                    }
+                    Kept::Stale { until: Some(until) } => format!(
+                        "; serving the last records with TTL 1 until {}",
+                        rfc3339(*until)
+                    ),
+                    Kept::Withdrawn { at } => {
+                        format!("; its records withdrawn at {}", rfc3339(*at))
+                    }
+                };
                 return Err(format!(
-                    "docker: {endpoint} unreachable since {}: {reason}",
+                    "docker: {endpoint} unreachable since {}: {reason}{kept}",
                     rfc3339(*since)
                 ));
             }

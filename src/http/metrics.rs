@@ -123,8 +123,17 @@ impl Scrape {
         )?;
         encode_gauges(
             encoder,
+            "berth_docker_state",
+            "1 for the Docker source's state: following, connecting, stale (unreachable, the last records served with TTL 1), unreachable (no Docker records served) or off.",
+            Docker::STATE_NAMES.iter().map(|name| {
+                let now = i64::from(*name == docker.state_name());
+                (label("state", name), now)
+            }),
+        )?;
+        encode_gauges(
+            encoder,
             "berth_docker_last_sync_timestamp_seconds",
-            "When the last full listing of containers was applied (Unix time).",
+            "When a listing of the running containers last succeeded (Unix time): at each connection and each reconciliation.",
             docker.last_sync().map(|at| (vec![], unix_seconds(at))),
         )?;
         let (mut served, mut unhealthy, mut hidden) = (0, 0, 0);

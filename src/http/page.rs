@@ -10,7 +10,7 @@ use super::{kind_name, records};
 use crate::dns::forward::UpstreamReport;
 use crate::registry::Snapshot;
 use crate::registry::name::to_text;
-use crate::status::{Docker, Etcd, State, rfc3339};
+use crate::status::{Docker, Etcd, Kept, State, rfc3339};
 
 const STYLE: &str = "body{font-family:sans-serif;margin:1.5em;color:#222}\
 table{border-collapse:collapse;margin-bottom:1.5em}\
@@ -52,9 +52,17 @@ fn docker_state(docker: &Docker) -> Markup {
             since,
             reason,
             last_sync,
+            kept,
         } => html! {
             span.bad { code { (endpoint) } " unreachable since " (rfc3339(*since)) ": " (reason) }
-            @if let Some(at) = last_sync { "; serving the listing of " (rfc3339(*at)) }
+            @match (kept, last_sync) {
+                (Kept::Stale { until }, Some(at)) => {
+                    "; serving the listing of " (rfc3339(*at)) " with TTL 1"
+                    @if let Some(until) = until { " until " (rfc3339(*until)) }
+                }
+                (Kept::Withdrawn { at }, _) => { "; its records withdrawn at " (rfc3339(*at)) }
+                _ => {}
+            }
         },
     }
 }

@@ -44,6 +44,27 @@ pub fn log_changes(container: &str, before: Option<&Entity>, after: Option<&Enti
     }
 }
 
+/// The name sets that differ, one item each: `added web.apps.local A
+/// 172.18.0.2`, `changed web.apps.local A 172.18.0.3`, `removed
+/// old.apps.local`. For the one line that says what a reconciliation
+/// repaired.
+pub fn differences(before: Option<&Entity>, after: Option<&Entity>) -> Vec<String> {
+    let before = name_sets(before);
+    let after = name_sets(after);
+    let mut out = Vec::new();
+    for (name, records) in &after {
+        match before.get(name) {
+            None => out.push(format!("added {name} {records}")),
+            Some(old) if old != records => out.push(format!("changed {name} {records}")),
+            Some(_) => {}
+        }
+    }
+    for name in before.keys().filter(|name| !after.contains_key(*name)) {
+        out.push(format!("removed {name}"));
+    }
+    out
+}
+
 /// The status page's entry for a container just mapped.
 pub fn seen(container: &Container, mapped: &Mapped) -> Seen {
     Seen {
@@ -87,5 +108,14 @@ mod tests {
             "SRV 0 10 80 w.apps.local."
         );
         assert!(name_sets(None).is_empty());
+        assert_eq!(
+            differences(None, Some(&entity))[0],
+            "added _http._tcp.web.apps.local SRV 0 10 80 w.apps.local."
+        );
+        assert_eq!(
+            differences(Some(&entity), None)[1],
+            "removed web.apps.local"
+        );
+        assert!(differences(Some(&entity), Some(&entity)).is_empty());
     }
 }

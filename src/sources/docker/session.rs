@@ -12,6 +12,13 @@
 //! 5. Inspect every container the queued and live events name; upsert or
 //!    remove its entity. Events from before the listing are replayed
 //!    harmlessly: inspecting is idempotent.
+//! 6. Meanwhile, every `--docker-reconcile` seconds, list again and repair
+//!    what the stream missed ([`Reconciler`]); a repair ends the session,
+//!    so the next one starts on a fresh stream.
+//!
+//! Every call is bounded by [`Settings::call_timeout`]; one that times out
+//! ends the session, and with it the client and every connection it held,
+//! so a wedged connection cannot wedge the next session too.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -23,16 +30,16 @@ use bollard::{API_DEFAULT_VERSION, Docker};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use tokio::sync::mpsc;
 
+use super::access::{self, Denied};
 use super::container::{Container, is_container_id};
+use super::freshness::Freshness;
 use super::mapping;
+use super::reconcile::{self, Reconciler};
 use super::settings::Settings;
 use super::{DockerSource, report, since};
 use crate::registry::{Change, Entity, RegistryClosed, RegistryHandle, SourceId};
 use crate::status::{Docker as DockerState, Status};
 
-/// Seconds a request may wait for the daemon's response headers. Generous:
-/// a daemon starting hundreds of containers answers slowly, not never.
-const REQUEST_TIMEOUT_SECS: u64 = 30;
 /// Inspections in flight at once: enough to hide the daemon's latency in a
 /// burst without queueing behind its per-container locks.
 const INSPECT_CONCURRENCY: usize = 8;
@@ -41,6 +48,15 @@ const INSPECT_CONCURRENCY: usize = 8;
 pub enum SessionError {
     #[error("cannot reach the docker daemon at {endpoint}: {source}")]
     Connect { endpoint: String, source: ApiError },
+    #[error(transparent)]
+    PermissionDenied(Box<Denied>),
+    #[error("docker {during} got no answer within {after:?}; dropping the connection")]
+    Timeout {
+        during: &'static str,
+        after: Duration,
+    },
+    #[error("the docker event stream missed {count} change(s) a listing found")]
+    MissedEvents { count: usize },
     #[error("docker {during} failed: {source}")]
     Api {
         during: &'static str,
@@ -55,6 +71,23 @@ pub enum SessionError {
 impl SessionError {
     fn api(during: &'static str) -> impl FnOnce(ApiError) -> SessionError {
         move |source| SessionError::Api { during, source }
+    }
+}
+
+/// `call`, given at most `limit` to finish (its whole body, not only the
+/// headers bollard's own timeout covers). A call that runs out is dropped,
+/// and with it the request and the connection it was on.
+pub(super) async fn timed<T>(
+    limit: Duration,
+    during: &'static str,
+    call: impl Future<Output = Result<T, ApiError>>,
+) -> Result<T, SessionError> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => result.map_err(SessionError::api(during)),
+        Err(_) => Err(SessionError::Timeout {
+            during,
+            after: limit,
+        }),
     }
 }
 
@@ -76,7 +109,7 @@ enum Todo {
 }
 
 /// What an inspection found.
-enum Found {
+pub(super) enum Found {
     Nothing,
     Container(Box<Container>),
     Gone(String),
@@ -88,9 +121,10 @@ pub async fn run(
     source: &DockerSource,
     registry: &RegistryHandle,
     served: &mut HashMap<String, Entity>,
+    freshness: &Freshness,
 ) -> Ended {
     let mut live_since = None;
-    let Err(error) = follow(source, registry, served, &mut live_since).await;
+    let Err(error) = follow(source, registry, served, freshness, &mut live_since).await;
     Ended {
         live_for: live_since.map(|at: Instant| at.elapsed()),
         error,
@@ -102,20 +136,32 @@ async fn follow(
     source: &DockerSource,
     registry: &RegistryHandle,
     served: &mut HashMap<String, Entity>,
+    freshness: &Freshness,
     live_since: &mut Option<Instant>,
 ) -> Result<std::convert::Infallible, SessionError> {
     let DockerSource { settings, status } = source;
     let endpoint = settings.endpoint.as_str();
-    let connect = |source| SessionError::Connect {
+    let limit = settings.call_timeout();
+    let docker = client(endpoint, limit).map_err(|source| SessionError::Connect {
         endpoint: endpoint.to_string(),
         source,
+    })?;
+    let docker = match timed(limit, "version", docker.negotiate_version()).await {
+        Ok(docker) => docker,
+        Err(SessionError::Api { source, .. }) => {
+            // "client error (Connect)" says nothing; find out why.
+            if let Some(denied) = access::denied(endpoint).await {
+                return Err(SessionError::PermissionDenied(Box::new(denied)));
+            }
+            return Err(SessionError::Connect {
+                endpoint: endpoint.to_string(),
+                source,
+            });
+        }
+        Err(other) => return Err(other),
     };
-    let docker = client(endpoint).map_err(connect)?;
-    let docker = docker.negotiate_version().await.map_err(connect)?;
-    let since = docker
-        .info()
-        .await
-        .map_err(SessionError::api("info"))?
+    let since = timed(limit, "info", docker.info())
+        .await?
         .system_time
         .as_deref()
         .and_then(since::unix_from_rfc3339)
@@ -124,7 +170,9 @@ async fn follow(
     let (queue, mut events) = mpsc::unbounded_channel();
     let reader = AbortOnDrop(tokio::spawn(read_events(docker.clone(), since, queue)));
 
-    resync(&docker, settings, registry, served, status).await?;
+    let listed = resync(&docker, settings, registry, served, status).await?;
+    let mut reconciler = Reconciler::new(settings, listed);
+    freshness.restored();
     *live_since = Some(Instant::now());
     let now = SystemTime::now();
     status.update(|state| {
@@ -146,20 +194,30 @@ async fn follow(
             let docker = docker.clone();
             async move {
                 match todo? {
-                    Some(Todo::Inspect(id)) => inspect(&docker, id).await,
+                    Some(Todo::Inspect(id)) => inspect(&docker, limit, id).await,
                     Some(Todo::Forget(id)) => Ok(Found::Gone(id)),
                     None => Ok(Found::Nothing),
                 }
             }
         })
         .buffered(INSPECT_CONCURRENCY);
-    while let Some(result) = found.next().await {
+    loop {
+        let result = tokio::select! {
+            result = found.next() => result,
+            () = reconciler.due() => {
+                reconciler.act(&docker, settings, registry, served, status).await?;
+                continue;
+            }
+        };
+        let Some(result) = result else { break };
         match result? {
             Found::Nothing => {}
             Found::Container(container) => {
+                reconciler.touched(&container.id);
                 update(served, &container, settings, registry, status).await?;
             }
             Found::Gone(id) => {
+                reconciler.touched(&id);
                 let seen = status.update(|state| state.containers.remove(&id));
                 if let Some(before) = served.remove(&id) {
                     let name = seen.map_or_else(|| id.clone(), |seen| seen.name);
@@ -178,11 +236,27 @@ async fn follow(
     Err(SessionError::StreamEnded)
 }
 
-fn client(endpoint: &str) -> Result<Docker, ApiError> {
+/// A client of its own for each session: dropping it closes every
+/// connection the session opened.
+fn client(endpoint: &str, limit: Duration) -> Result<Docker, ApiError> {
+    // bollard's own timeout (whole seconds, response headers only) is a
+    // backstop; [`timed`] is what bounds each call.
+    let seconds = limit.as_secs().max(1);
     if endpoint.starts_with("unix://") {
-        Docker::connect_with_unix(endpoint, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
+        Docker::connect_with_unix(endpoint, seconds, API_DEFAULT_VERSION)
     } else {
-        Docker::connect_with_http(endpoint, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
+        Docker::connect_with_http(endpoint, seconds, API_DEFAULT_VERSION)
+    }
+}
+
+/// The listing both the first sync and each reconciliation ask for: the
+/// running containers.
+pub(super) fn running_containers() -> ListContainersOptions {
+    ListContainersOptions {
+        all: false,
+        limit: None,
+        size: false,
+        filters: None,
     }
 }
 
@@ -267,8 +341,19 @@ fn todo(event: &EventMessage) -> Option<Todo> {
     }
 }
 
-async fn inspect(docker: &Docker, id: String) -> Result<Found, SessionError> {
-    match docker.inspect_container(&id, None).await {
+pub(super) async fn inspect(
+    docker: &Docker,
+    limit: Duration,
+    id: String,
+) -> Result<Found, SessionError> {
+    let call = tokio::time::timeout(limit, docker.inspect_container(&id, None));
+    let Ok(result) = call.await else {
+        return Err(SessionError::Timeout {
+            during: "inspect",
+            after: limit,
+        });
+    };
+    match result {
         Ok(inspect) => match Container::from_inspect(inspect) {
             Ok(container) => Ok(Found::Container(Box::new(container))),
             Err(error) => {
@@ -289,28 +374,28 @@ async fn inspect(docker: &Docker, id: String) -> Result<Found, SessionError> {
 
 /// Lists and inspects every running container and replaces this source's
 /// records with what they map to; `served` becomes what is now served.
+/// Returns each listed container's fingerprint, for the reconciler.
 async fn resync(
     docker: &Docker,
     settings: &Settings,
     registry: &RegistryHandle,
     served: &mut HashMap<String, Entity>,
     status: &Status,
-) -> Result<(), SessionError> {
-    let listed = docker
-        .list_containers(Some(ListContainersOptions {
-            all: false,
-            limit: None,
-            size: false,
-            filters: None,
-        }))
-        .await
-        .map_err(SessionError::api("list"))?;
+) -> Result<HashMap<String, u64>, SessionError> {
+    let limit = settings.call_timeout();
+    let listed = timed(
+        limit,
+        "list",
+        docker.list_containers(Some(running_containers())),
+    )
+    .await?;
+    let fingerprints = reconcile::fingerprints(&listed);
     let ids = listed
         .into_iter()
         .filter_map(|c| c.id)
         .filter(|id| is_container_id(id));
     let found: Vec<Found> = stream::iter(ids)
-        .map(|id| inspect(docker, id))
+        .map(|id| inspect(docker, limit, id))
         .buffer_unordered(INSPECT_CONCURRENCY)
         .try_collect()
         .await?;
@@ -349,13 +434,13 @@ async fn resync(
             entities: served.values().cloned().collect(),
         })
         .await?;
-    Ok(())
+    Ok(fingerprints)
 }
 
 /// Sends the container's new records, or its removal, when they differ from
 /// what is served: a health event that changes nothing costs no new
 /// snapshot and no serial bump.
-async fn update(
+pub(super) async fn update(
     served: &mut HashMap<String, Entity>,
     container: &Container,
     settings: &Settings,
@@ -390,7 +475,7 @@ async fn update(
     registry.send(change).await
 }
 
-fn report_skipped(container: &Container, skipped: &[mapping::Skipped]) {
+pub(super) fn report_skipped(container: &Container, skipped: &[mapping::Skipped]) {
     for skipped in skipped {
         tracing::warn!(
             container = %container.name,
