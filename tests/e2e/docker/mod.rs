@@ -2,14 +2,26 @@
 //! and health, and resynchronisation after losing the daemon. Tests query
 //! only berth, over loopback; they never send traffic to containers.
 
+mod access;
 mod conflicts;
 mod exposure;
+mod freshness;
 mod lifecycle;
 mod naming;
 mod resync;
 
 use crate::support::docker::endpoint;
+use crate::support::proxy::SocketProxy;
 use crate::support::{Berth, wait_until};
+
+/// A proxy in front of the test's own daemon, for berth to go through.
+fn proxy() -> SocketProxy {
+    let socket = endpoint();
+    let path = socket
+        .strip_prefix("unix://")
+        .unwrap_or_else(|| panic!("the proxy needs a unix:// Docker endpoint, not {socket}"));
+    SocketProxy::start(path)
+}
 
 /// berth following the daemon at `url`, with `extra` flags, once its
 /// first listing is in.

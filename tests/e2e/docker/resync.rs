@@ -6,23 +6,14 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::{a, berth_at, eventually_a};
-use crate::support::docker::{Scope, endpoint, must, require_docker, resolve_many};
-use crate::support::proxy::SocketProxy;
+use super::{a, berth_at, eventually_a, proxy};
+use crate::support::docker::{Scope, must, require_docker, resolve_many};
 use crate::support::{Berth, wait_until_for};
 
 /// A burst of hundreds of containers on two cores takes a while to settle.
 const BURST_DEADLINE: Duration = Duration::from_secs(180);
 /// `docker` CLI processes run at once in a burst.
 const WORKERS: usize = 8;
-
-fn proxy() -> SocketProxy {
-    let socket = endpoint();
-    let path = socket
-        .strip_prefix("unix://")
-        .unwrap_or_else(|| panic!("the proxy needs a unix:// Docker endpoint, not {socket}"));
-    SocketProxy::start(path)
-}
 
 /// Waits until, for every one of `names`, berth answers with the address
 /// Docker reports if that container is running, and with nothing if not.
