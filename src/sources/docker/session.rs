@@ -83,11 +83,11 @@ pub(super) async fn timed<T>(
     call: impl Future<Output = Result<T, ApiError>>,
 ) -> Result<T, SessionError> {
     match tokio::time::timeout(limit, call).await {
-        Ok(result) => result.map_err(SessionError::api(during)),
-        Err(_) => Err(SessionError::Timeout {
+        Ok(Err(ApiError::RequestTimeoutError)) | Err(_) => Err(SessionError::Timeout {
             during,
             after: limit,
         }),
+        Ok(result) => result.map_err(SessionError::api(during)),
     }
 }
 
@@ -240,8 +240,9 @@ async fn follow(
 /// connection the session opened.
 fn client(endpoint: &str, limit: Duration) -> Result<Docker, ApiError> {
     // bollard's own timeout (whole seconds, response headers only) is a
-    // backstop; [`timed`] is what bounds each call.
-    let seconds = limit.as_secs().max(1);
+    // backstop, and what bounds the event stream's response headers;
+    // [`timed`] is what bounds each call, a second before it.
+    let seconds = limit.as_secs() + 1;
     if endpoint.starts_with("unix://") {
         Docker::connect_with_unix(endpoint, seconds, API_DEFAULT_VERSION)
     } else {
@@ -289,7 +290,17 @@ async fn read_events(
     while let Some(event) = events.next().await {
         let item = event
             .map(|e| todo(&e).inspect(|_| count(&e)))
-            .map_err(SessionError::api("event stream"));
+            .map_err(|error| match error {
+                // The stream's response headers did not come in time.
+                ApiError::RequestTimeoutError => SessionError::Timeout {
+                    during: "event stream",
+                    after: Duration::from_secs(docker.timeout().as_secs()),
+                },
+                source => SessionError::Api {
+                    during: "event stream",
+                    source,
+                },
+            });
         let failed = item.is_err();
         if queue.send(item).is_err() || failed {
             return;
@@ -347,11 +358,14 @@ pub(super) async fn inspect(
     id: String,
 ) -> Result<Found, SessionError> {
     let call = tokio::time::timeout(limit, docker.inspect_container(&id, None));
-    let Ok(result) = call.await else {
-        return Err(SessionError::Timeout {
-            during: "inspect",
-            after: limit,
-        });
+    let result = match call.await {
+        Ok(Err(ApiError::RequestTimeoutError)) | Err(_) => {
+            return Err(SessionError::Timeout {
+                during: "inspect",
+                after: limit,
+            });
+        }
+        Ok(result) => result,
     };
     match result {
         Ok(inspect) => match Container::from_inspect(inspect) {
@@ -417,10 +431,12 @@ async fn resync(
             now_served.insert(container.id.clone(), entity);
         }
     }
+    let listed: std::collections::HashSet<String> = seen.keys().cloned().collect();
     let before = status.update(|state| std::mem::replace(&mut state.containers, seen));
+    // Those listed were logged above, served or not.
     for (id, entity) in served
         .iter()
-        .filter(|(id, _)| !now_served.contains_key(*id))
+        .filter(|(id, _)| !now_served.contains_key(*id) && !listed.contains(*id))
     {
         let name = before
             .get(id)

@@ -3,9 +3,9 @@
 //! daemon itself, and the test's own docker CLI, carry on.
 //!
 //! - [`SocketProxy::cut`]: every connection closed, new ones hung up on.
-//! - [`SocketProxy::stall_events`]: event streams stay open but carry
-//!   nothing more, while listings and inspections pass: the silent stall
-//!   only a reconciliation can notice.
+//! - [`SocketProxy::stall_events`]: event streams are answered and stay
+//!   open but carry nothing more, while listings and inspections pass: the
+//!   silent stall only a reconciliation can notice.
 //! - [`SocketProxy::wedge`]: nothing answers any more, on open connections
 //!   or new ones, and nothing is closed: a hung daemon.
 
@@ -22,6 +22,9 @@ use std::sync::{Arc, Mutex};
 struct Relayed {
     /// It carries `GET /events`: a stream that stays open.
     events: AtomicBool,
+    /// The daemon's response headers have passed: a stalled stream is an
+    /// open one, answered and then silent.
+    answered: AtomicBool,
     /// Nothing is passed either way any more.
     wedged: AtomicBool,
     /// A request arrived while wedged, and got no answer.
@@ -197,9 +200,13 @@ fn copy(
         }
         let stalled = !upward
             && relayed.events.load(Ordering::SeqCst)
+            && relayed.answered.load(Ordering::SeqCst)
             && switches.stall_events.load(Ordering::SeqCst);
         if stalled {
             continue;
+        }
+        if !upward && chunk.windows(4).any(|w| w == b"\r\n\r\n") {
+            relayed.answered.store(true, Ordering::SeqCst);
         }
         if to.write_all(chunk).is_err() {
             break;
