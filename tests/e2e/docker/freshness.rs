@@ -162,7 +162,7 @@ fn an_unreachable_daemon_lowers_ttls_then_its_records_are_withdrawn() {
     eventually_ttl(&berth, &web, 1);
     assert_eq!(
         berth.dig(&[&format!("{web}.apps.local"), "A"]).rdata("A"),
-        [ip.clone()]
+        [ip.as_str()]
     );
     let (status, body) = readyz(&berth);
     assert_eq!(status, 503, "{body}");
