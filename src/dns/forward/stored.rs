@@ -27,6 +27,8 @@ pub enum Unstorable {
     Truncated,
     #[error("OPT record is not the last record")]
     OptNotLast,
+    #[error("OPT record outside the additional section")]
+    OptOutsideAdditional,
     #[error("a name is malformed (label out of bounds, or a pointer that loops)")]
     BadName,
     #[error("bytes after the last record")]
@@ -88,10 +90,18 @@ impl Stored {
             }
             at = record.end;
             if record.rtype == Rtype::OPT {
+                // RFC 6891 §6.1.1: OPT belongs in the additional section.
+                if i < u32::from(answers) + u32::from(authority) {
+                    return Err(Unstorable::OptOutsideAdditional);
+                }
                 // Cutting anything else out would break compression
                 // pointers into what follows it.
                 if record.end != answer.len() {
                     return Err(Unstorable::OptNotLast);
+                }
+                // The header counts records after it that are not there.
+                if i + 1 != total {
+                    return Err(Unstorable::Truncated);
                 }
                 extended_rcode = (record.ttl >> 24) as u8;
                 message.truncate(record.start);
@@ -445,6 +455,40 @@ pub(super) mod tests {
         assert_eq!(
             Stored::parse(&opt_first).unwrap_err(),
             Unstorable::OptNotLast
+        );
+    }
+
+    /// Found by the forward_reply fuzz target: an OPT last in the bytes
+    /// ended the reading, so records the header counted after it were never
+    /// looked for, and the client was relayed a header that promised
+    /// 30,000 answers that were not there.
+    #[test]
+    fn an_opt_is_the_last_record_the_header_counts() {
+        let reply = answer(
+            Rcode::NOERROR,
+            &[(0, b"\xc0\x0c", Rtype::A, 60, &[192, 0, 2, 1])],
+            true,
+        );
+        let mut more_answers = reply.clone();
+        more_answers[6..8].copy_from_slice(&30_000u16.to_be_bytes());
+        assert_eq!(
+            Stored::parse(&more_answers).unwrap_err(),
+            Unstorable::OptOutsideAdditional
+        );
+        let mut more_additional = reply;
+        more_additional[10..12].copy_from_slice(&5u16.to_be_bytes());
+        assert_eq!(
+            Stored::parse(&more_additional).unwrap_err(),
+            Unstorable::Truncated
+        );
+        // An OPT counted as the only answer: taking it out of the
+        // additional section's count of zero underflowed.
+        let mut as_answer = answer(Rcode::NOERROR, &[], true);
+        as_answer[6..8].copy_from_slice(&1u16.to_be_bytes());
+        as_answer[10..12].copy_from_slice(&0u16.to_be_bytes());
+        assert_eq!(
+            Stored::parse(&as_answer).unwrap_err(),
+            Unstorable::OptOutsideAdditional
         );
     }
 
