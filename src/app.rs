@@ -19,6 +19,7 @@ use crate::registry::{self, ZoneSettings};
 use crate::sources::docker::DockerSource;
 use crate::sources::etcd::{self as etcd_source, EtcdSource};
 use crate::sources::zonefile::ZoneDir;
+use crate::state::StateDir;
 use crate::status::Status;
 
 /// Signals the binary turns into calls: reload (SIGHUP) and stop (SIGTERM).
@@ -55,6 +56,7 @@ pub async fn run<S: Future<Output = ()>>(
         mut tcp,
         mut http_limits,
         log_format: _,
+        state_dir,
     } = config;
 
     // Before any socket or file is opened.
@@ -68,7 +70,25 @@ pub async fn run<S: Future<Output = ()>>(
         wildcard_target,
         ixfr_journal: transfers.ixfr_journal,
     };
-    let (registry, snapshot) = registry::spawn(settings).context("starting the registry")?;
+    let state = match &state_dir {
+        Some(dir) => {
+            let state = StateDir::open(dir)?;
+            tracing::info!(dir = %dir.display(), "keeping zone serials across restarts");
+            Some(state)
+        }
+        None => None,
+    };
+    let serials_before = state.as_ref().map(StateDir::serials).unwrap_or_default();
+    let (registry, snapshot) =
+        registry::spawn_resuming(settings, serials_before).context("starting the registry")?;
+    let stop_keeping = CancellationToken::new();
+    if let Some(state) = state {
+        tokio::spawn(state.keep_serials(
+            snapshot.clone(),
+            registry.published(),
+            stop_keeping.clone(),
+        ));
+    }
     let status = Arc::new(Status::default());
 
     // Bound before the zone files are read: a port in use is the first
@@ -226,6 +246,7 @@ pub async fn run<S: Future<Output = ()>>(
         stop_sources.cancel();
     };
     server::serve(bound, handler, tcp, shutdown).await?;
+    stop_keeping.cancel();
     Ok(())
 }
 

@@ -319,6 +319,13 @@ pub struct Cli {
     #[arg(long, env = "BERTH_HTTP_TIMEOUT", value_name = "DURATION")]
     pub http_timeout: Option<String>,
 
+    /// Directory where berth keeps what must survive a restart: each
+    /// zone's last SOA serial, so a restart never repeats or lowers one.
+    /// [default: $STATE_DIRECTORY (systemd's StateDirectory=), else none:
+    /// serials start again from the clock]
+    #[arg(long, env = "BERTH_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
     /// Log format: "text" or "json". Filter with RUST_LOG. [default: text]
     #[arg(long, env = "BERTH_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,

@@ -109,6 +109,9 @@ pub struct Config {
     pub tcp: tcp::Limits,
     pub http_limits: crate::http::Limits,
     pub log_format: LogFormat,
+    /// `--state-dir`: where serials are kept across restarts; `None`: not
+    /// kept.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -173,6 +176,7 @@ impl Config {
         let tcp = tcp_limits(&given)?;
         let http_limits = http_limits(&given)?;
         let log_format = log_format(given.log_format.as_deref())?;
+        let state_dir = state_dir(given.state_dir.as_deref())?;
         Ok(Config {
             listen,
             zones,
@@ -196,6 +200,7 @@ impl Config {
             tcp,
             http_limits,
             log_format,
+            state_dir,
         })
     }
 }
@@ -282,6 +287,7 @@ fn over(cli: Cli, file: Cli) -> Cli {
         http_connections,
         http_timeout,
         log_format,
+        state_dir,
     } = cli;
     let list = |flag: Vec<String>, file: Vec<String>| if flag.is_empty() { file } else { flag };
     Cli {
@@ -338,6 +344,7 @@ fn over(cli: Cli, file: Cli) -> Cli {
         http_connections: http_connections.or(file.http_connections),
         http_timeout: http_timeout.or(file.http_timeout),
         log_format: log_format.or(file.log_format),
+        state_dir: state_dir.or(file.state_dir),
     }
 }
 
@@ -412,6 +419,24 @@ fn zone_dir(given: Option<&Path>) -> Result<Option<PathBuf>, ConfigError> {
         )),
         Some(dir) => Ok(Some(dir.to_path_buf())),
         None => Ok(Some(PathBuf::from("zones")).filter(|dir| dir.is_dir())),
+    }
+}
+
+/// `--state-dir`, else systemd's `$STATE_DIRECTORY` (the first, if it
+/// lists several); `None` when neither is set. Created at start-up if
+/// missing, so only a path that cannot be one is refused here.
+fn state_dir(given: Option<&Path>) -> Result<Option<PathBuf>, ConfigError> {
+    let dir = given.map(Path::to_path_buf).or_else(|| {
+        let systemd = std::env::var_os("STATE_DIRECTORY")?;
+        let first = systemd.to_str()?.split(':').next()?.to_string();
+        Some(PathBuf::from(first)).filter(|dir| !dir.as_os_str().is_empty())
+    });
+    match dir {
+        Some(dir) if dir.exists() && !dir.is_dir() => Err(invalid(
+            "state-dir",
+            format!("{} is not a directory", dir.display()),
+        )),
+        dir => Ok(dir),
     }
 }
 

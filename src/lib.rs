@@ -23,6 +23,7 @@
 //!   [`metrics`] to operators.
 //! - [`cli`], [`config`] and [`app`] turn flags into a validated
 //!   [`config::Config`] and run everything.
+//! - [`state`] keeps each zone's last serial across restarts (`--state-dir`).
 
 // One module needs `unsafe` (dns::mmsg: batched UDP system calls) and
 // allows it there, with its safety argument; everywhere else it is an error.
@@ -38,4 +39,5 @@ pub mod iana;
 pub mod metrics;
 pub mod registry;
 pub mod sources;
+pub mod state;
 pub mod status;

@@ -56,6 +56,7 @@ impl Config {
             tcp,
             http_limits,
             log_format,
+            state_dir,
         } = self;
         let mut table = Table::new();
         let mut set = |key: &str, value: Value| {
@@ -189,6 +190,9 @@ impl Config {
             LogFormat::Json => "json",
         };
         set("log-format", text(format));
+        if let Some(dir) = state_dir {
+            set("state-dir", text(dir.display()));
+        }
         let keys: Vec<&str> = transfers.keys.names().collect();
         let mut out = String::new();
         if !keys.is_empty() {
@@ -223,6 +227,8 @@ mod tests {
                 "7",
                 "--stale-limit",
                 "90s",
+                "--state-dir",
+                "/var/lib/berth",
                 "--upstream",
                 "192.0.2.1",
                 "--upstream-timeout",

@@ -119,7 +119,16 @@ pub struct RegistryClosed;
 /// snapshots from; the first snapshot is already in it. The thread ends
 /// when every handle is dropped.
 pub fn spawn(settings: ZoneSettings) -> std::io::Result<(RegistryHandle, SnapshotCell)> {
-    let mut writer = Writer::new(settings);
+    spawn_resuming(settings, std::collections::HashMap::new())
+}
+
+/// [`spawn`], with each zone's first serial above the one a previous run
+/// last published (by apex key): see [`Writer::resuming`].
+pub fn spawn_resuming(
+    settings: ZoneSettings,
+    serials_before: std::collections::HashMap<Box<[u8]>, u32>,
+) -> std::io::Result<(RegistryHandle, SnapshotCell)> {
+    let mut writer = Writer::resuming(settings, serials_before);
     let cell: SnapshotCell = Arc::new(ArcSwap::new(writer.publish()));
     let (tx, mut rx) = mpsc::channel::<Message>(1024);
     let published = cell.clone();

@@ -6,7 +6,7 @@
 //! Plain synchronous code: the task in `mod.rs` feeds it changes, tests and
 //! `benches/publish.rs` drive it directly.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -71,6 +71,10 @@ pub struct Writer {
     book: Book,
     /// Every zone served, by the lookup key of its apex.
     zones: BTreeMap<Box<[u8]>, ZoneTree>,
+    /// The last serial each zone had in a previous run (`--state-dir`):
+    /// its first serial now is above it, so a restart never repeats or
+    /// lowers one.
+    serials_before: HashMap<Box<[u8]>, u32>,
 }
 
 fn unix_now() -> u32 {
@@ -82,10 +86,17 @@ fn unix_now() -> u32 {
 
 impl Writer {
     pub fn new(settings: ZoneSettings) -> Self {
+        Writer::resuming(settings, HashMap::new())
+    }
+
+    /// A writer whose zones start above the serials a previous run last
+    /// published, by apex key.
+    pub fn resuming(settings: ZoneSettings, serials_before: HashMap<Box<[u8]>, u32>) -> Self {
         let mut writer = Writer {
             settings,
             book: Book::default(),
             zones: BTreeMap::new(),
+            serials_before,
         };
         writer.rebuild_zones();
         let config = writer.config_entities();
@@ -161,8 +172,13 @@ impl Writer {
         let mut old = std::mem::take(&mut self.zones);
         let mut add = |apex: Name, kind: ZoneKind, zones: &mut BTreeMap<Box<[u8]>, ZoneTree>| {
             let key = name::key(&apex);
-            // Keep serials moving forward across rebuilds.
-            let serial = old.remove(&key).map_or(now, |z| z.serial);
+            // Keep serials moving forward across rebuilds, and restarts.
+            let first = || {
+                self.serials_before
+                    .get(&key)
+                    .map_or(now, |last| last.wrapping_add(1).max(now))
+            };
+            let serial = old.remove(&key).map_or_else(first, |z| z.serial);
             zones
                 .entry(key)
                 .or_insert_with(|| ZoneTree::new(apex, kind, serial));
@@ -503,6 +519,20 @@ mod tests {
         assert!(second > first);
         let unchanged = writer.publish().zone(&key("apps.local.")).unwrap().serial;
         assert_eq!(unchanged, second);
+    }
+
+    #[test]
+    fn a_restart_starts_above_the_last_serial() {
+        let ahead = unix_now() + 1_000_000;
+        let before = HashMap::from([(key("apps.local."), ahead)]);
+        let mut writer = Writer::resuming(settings(), before);
+        let serial = writer.publish().zone(&key("apps.local.")).unwrap().serial;
+        assert_eq!(serial, ahead + 1);
+        // One long past does not hold the clock back.
+        let before = HashMap::from([(key("apps.local."), 7)]);
+        let mut writer = Writer::resuming(settings(), before);
+        let serial = writer.publish().zone(&key("apps.local.")).unwrap().serial;
+        assert!(serial >= unix_now() - 1, "{serial}");
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod resolvers;
 mod rfc;
 mod rrl;
 mod secondaries;
+mod serials;
 mod serving;
 mod tcp_fairness;
 mod zone_confinement;
