@@ -288,8 +288,8 @@ pub fn skip_name(packet: &[u8], mut at: usize) -> Option<usize> {
 
 /// Checks the name at `at` the way a client will read it: every label in
 /// bounds, every compression pointer pointing strictly before itself (so no
-/// chain can loop), at most 255 octets in all. Returns where the name ends
-/// at `at`, like [`skip_name`].
+/// chain can loop) and past the header, at most 255 octets in all. Returns
+/// where the name ends at `at`, like [`skip_name`].
 pub fn check_name(packet: &[u8], start: usize) -> Option<usize> {
     let mut at = start;
     let mut end = None;
@@ -310,7 +310,10 @@ pub fn check_name(packet: &[u8], start: usize) -> Option<usize> {
             }
             0xc0 => {
                 let pointer = (be16(packet, at)? & 0x3fff) as usize;
-                if pointer >= at {
+                // The header holds no name, and what berth relays gets a
+                // header of its own (ID, flags, counts): a name read from it
+                // would read differently in the client's copy.
+                if pointer >= at || pointer < HEADER_LEN {
                     return None;
                 }
                 end.get_or_insert(at + 2);
@@ -425,8 +428,10 @@ mod tests {
         packet.extend_from_slice(b"\x01a\x07example\x00\xc0\x0c");
         assert_eq!(check_name(&packet, 12), Some(23));
         assert_eq!(check_name(&packet, 23), Some(25));
-        // A pointer to itself, forwards, or into the void.
-        for pointer in [[0xc0, 23], [0xc0, 40], [0xff, 0xff]] {
+        // A pointer to itself, forwards, into the void, or into the header
+        // (found by the forward_reply fuzz target: a relayed reply's owner
+        // read the ARCOUNT that berth rewrites).
+        for pointer in [[0xc0, 23], [0xc0, 40], [0xff, 0xff], [0xc0, 11]] {
             packet[23..25].copy_from_slice(&pointer);
             assert_eq!(check_name(&packet, 23), None, "{pointer:?}");
         }

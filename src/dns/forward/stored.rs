@@ -518,6 +518,13 @@ pub(super) mod tests {
             with((0, b"\xc0\x0c", Rtype::CNAME, 60, b"\xc0\x29")).unwrap_err(),
             Unstorable::BadName
         );
+        // An owner pointing into the header, which the client's copy
+        // gets anew: here at ARCOUNT's low octet, a root label until
+        // berth's OPT makes it 1.
+        assert_eq!(
+            with((0, b"\xc0\x0b", Rtype::A, 60, &[192, 0, 2, 1])).unwrap_err(),
+            Unstorable::BadName
+        );
         // An owner pointing forwards, and a label running past the RDATA.
         assert_eq!(
             with((0, b"\xc0\x40", Rtype::A, 60, &[192, 0, 2, 1])).unwrap_err(),
