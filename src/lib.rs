@@ -34,6 +34,9 @@ pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod dns;
+// Entry points for fuzz/ only; hidden from the docs, not an API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod iana;
 pub mod metrics;

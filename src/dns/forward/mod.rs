@@ -27,8 +27,8 @@
 mod cache;
 mod flight;
 mod health;
-mod stored;
-mod upstream;
+pub(crate) mod stored;
+pub(crate) mod upstream;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -253,7 +253,7 @@ impl Pending {
 /// The query that goes upstream for `query`: a fresh random ID, its RD
 /// and CD bits, `question` (the client's, case marked), and, when the
 /// client spoke EDNS, an OPT of berth's own with its DO bit and no options.
-fn outgoing_query(query: &Query<'_>, question: &[u8]) -> Vec<u8> {
+pub(crate) fn outgoing_query(query: &Query<'_>, question: &[u8]) -> Vec<u8> {
     let mut packet = Vec::with_capacity(HEADER_LEN + question.len() + 11);
     packet.extend_from_slice(&rand::random::<u16>().to_be_bytes());
     packet.extend_from_slice(&(query.flags & (FLAG_RD | FLAG_CD)).to_be_bytes());
@@ -267,7 +267,7 @@ fn outgoing_query(query: &Query<'_>, question: &[u8]) -> Vec<u8> {
 
 /// Writes SERVFAIL for `query` (with RA: berth does offer it recursion),
 /// and counts it. Returns its length.
-fn write_servfail(query: &Query<'_>, buf: &mut Vec<u8>) -> usize {
+pub(crate) fn write_servfail(query: &Query<'_>, buf: &mut Vec<u8>) -> usize {
     metrics::count(Event::ForwardFailed);
     message::reply_with_rcode(query, buf, Rcode::SERVFAIL, true)
 }

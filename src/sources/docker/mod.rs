@@ -18,9 +18,9 @@
 //! Meanwhile the last known records keep being served, with TTL 1.
 
 mod access;
-mod container;
+pub(crate) mod container;
 mod freshness;
-mod mapping;
+pub(crate) mod mapping;
 mod naming;
 mod reconcile;
 mod report;
