@@ -1,6 +1,6 @@
 //! Docker's `inspect` JSON to records: bytes read as the Engine API's
 //! ContainerInspectResponse, mapped by berth's naming rules in both
-//! address modes, then published.
+//! address modes (the host one with `--expose labelled`), then published.
 //!
 //! Invariants: no panic; every name a container gets is inside a zone
 //! berth serves (or the reverse tree, for its PTR) and is never one of the
@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 use berth::fuzzing::docker_inspect;
 use berth::registry::{Change, NameServer, SourceId, Writer, ZoneSettings};
-use berth::sources::docker::{Addresses, Settings};
+use berth::sources::docker::{Addresses, Expose, Settings};
 use hickory_proto::rr::Name;
 use libfuzzer_sys::fuzz_target;
 
@@ -28,12 +28,16 @@ static SETTINGS: LazyLock<[Settings; 2]> = LazyLock::new(|| {
         ttl: 5,
         addresses: Addresses::Container { network: None },
         serve_starting: false,
+        expose: Expose::All,
+        reconcile: None,
+        stale_limit: None,
     };
     let host = Settings {
         addresses: Addresses::Host {
             ip: "192.0.2.1".parse().expect("an address"),
         },
         serve_starting: true,
+        expose: Expose::Labelled,
         ..container.clone()
     };
     [container, host]
