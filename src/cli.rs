@@ -139,6 +139,14 @@ pub struct Cli {
     #[arg(long, env = "BERTH_STALE_LIMIT", value_name = "DURATION")]
     pub stale_limit: Option<String>,
 
+    /// Look only at containers that pass this filter, in `docker ps
+    /// --filter` syntax: label=KEY, label=KEY=VALUE, name=REGEX or
+    /// network=NAME; repeatable (every label, and any name and any
+    /// network, must match). [default: every container]
+    #[arg(long, env = "BERTH_FILTER", value_name = "KEY=VALUE")]
+    #[serde(deserialize_with = "one_or_many")]
+    pub filter: Vec<String>,
+
     /// etcd endpoint (http:// or https://) of the cluster shared by every
     /// host's berth; repeatable, or "off". [default: off]
     #[arg(

@@ -258,6 +258,7 @@ fn over(cli: Cli, file: Cli) -> Cli {
         expose,
         docker_reconcile,
         stale_limit,
+        filter,
         etcd,
         etcd_prefix,
         etcd_lease,
@@ -320,6 +321,7 @@ fn over(cli: Cli, file: Cli) -> Cli {
         expose: expose.or(file.expose),
         docker_reconcile: docker_reconcile.or(file.docker_reconcile),
         stale_limit: stale_limit.or(file.stale_limit),
+        filter: list(filter, file.filter),
         upstream: list(upstream, file.upstream),
         allow_recursion: list(allow_recursion, file.allow_recursion),
         allow_transfer: list(allow_transfer, file.allow_transfer),
@@ -535,7 +537,7 @@ fn wildcard_target(given: Option<&str>) -> Result<Option<IpAddr>, ConfigError> {
 }
 
 /// The docker source's flags: `--docker`, `--address`, `--network`,
-/// `--host-ip`, `--serve-starting` and `--expose`. All are checked even with
+/// `--host-ip`, `--serve-starting`, `--expose` and `--filter`. All are checked even with
 /// `--docker off`, so a mistake shows before the source is turned on.
 fn docker(
     given: &Cli,
@@ -550,6 +552,8 @@ fn docker(
         given.host_ip.as_deref(),
     )?;
     let expose = expose(given.expose.as_deref())?;
+    let filters = docker::Filters::parse(&given.filter)
+        .map_err(|error| invalid("filter", error.to_string()))?;
     // Containers are named in the forward zones; a reverse zone given as
     // --zone (so that secondaries can hold it) gets only their PTRs.
     let forward = |zone: &&Name| {
@@ -575,6 +579,7 @@ fn docker(
         expose,
         reconcile,
         stale_limit,
+        filters,
     }))
 }
 
@@ -1433,6 +1438,13 @@ mod tests {
         assert_eq!(settings.expose, docker::Expose::Labelled);
         let wrong = resolve(&["--docker", "off", "--expose", "some"]).unwrap_err();
         assert!(wrong.to_string().starts_with("--expose:"), "{wrong}");
+        let settings = docker(&["--filter", "label=team=web", "--filter", "network=front"]);
+        assert_eq!(
+            settings.filters.given(),
+            ["label=team=web", "network=front"]
+        );
+        let wrong = resolve(&["--docker", "off", "--filter", "status=running"]).unwrap_err();
+        assert!(wrong.to_string().starts_with("--filter:"), "{wrong}");
         let settings = docker(&["--address", "host", "--host-ip", "192.0.2.1"]);
         assert_eq!(
             settings.addresses,

@@ -31,6 +31,7 @@ static SETTINGS: LazyLock<[Settings; 2]> = LazyLock::new(|| {
         expose: Expose::All,
         reconcile: None,
         stale_limit: None,
+        filters: Default::default(),
     };
     let host = Settings {
         addresses: Addresses::Host {

@@ -110,6 +110,7 @@ impl Config {
                         |limit| humantime::format_duration(limit).to_string(),
                     )),
                 );
+                set("filter", list(settings.filters.given()));
             }
         }
         match etcd {
@@ -229,6 +230,12 @@ mod tests {
                 "90s",
                 "--state-dir",
                 "/var/lib/berth",
+                "--expose",
+                "labelled",
+                "--filter",
+                "label=com.example.team=web",
+                "--filter",
+                "name=^web",
                 "--upstream",
                 "192.0.2.1",
                 "--upstream-timeout",
@@ -253,6 +260,10 @@ mod tests {
         .unwrap();
         let printed = config.effective();
         assert!(!printed.contains("c2VjcmV0"), "{printed}");
+        assert!(
+            printed.contains("\"label=com.example.team=web\""),
+            "{printed}"
+        );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("berth.toml");
         std::fs::write(&path, &printed).unwrap();

@@ -101,9 +101,11 @@ impl Port {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Network {
     pub name: String,
+    /// The network's ID, for `--filter network=` by ID prefix.
+    pub id: String,
     pub ipv4: Option<Ipv4Addr>,
     pub ipv6: Option<Ipv6Addr>,
 }
@@ -230,6 +232,7 @@ fn networks(endpoints: HashMap<String, EndpointSettings>, primary: Option<&str>)
         .into_iter()
         .map(|(name, endpoint)| Network {
             name,
+            id: endpoint.network_id.unwrap_or_default(),
             ipv4: endpoint.ip_address.as_deref().and_then(|a| a.parse().ok()),
             ipv6: endpoint
                 .global_ipv6_address

@@ -9,6 +9,7 @@
 //! - [`access`] says why the socket refused berth, and what to do.
 //! - [`container`] reads `docker inspect` into berth's terms.
 //! - [`mapping`] applies the naming rules to one container (pure).
+//! - [`filter`] is `--filter`: which containers berth looks at at all.
 //! - [`naming`] sanitises labels so that no name can leave its zone.
 //! - [`Settings`] is what the source is told; `config.rs` builds it.
 //!
@@ -19,6 +20,7 @@
 
 mod access;
 pub(crate) mod container;
+mod filter;
 mod freshness;
 pub(crate) mod mapping;
 mod naming;
@@ -34,6 +36,7 @@ use std::time::SystemTime;
 
 use tokio_util::sync::CancellationToken;
 
+pub use filter::{FilterError, Filters};
 use freshness::Freshness;
 use session::SessionError;
 pub use settings::{Addresses, Expose, Settings};

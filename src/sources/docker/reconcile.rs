@@ -199,7 +199,7 @@ impl Reconciler {
         let summaries = timed(
             limit,
             "list",
-            docker.list_containers(Some(running_containers())),
+            docker.list_containers(Some(running_containers(&settings.filters))),
         )
         .await?;
         let now = SystemTime::now();
@@ -222,7 +222,7 @@ impl Reconciler {
             .collect();
         self.listed = listed;
         let inspected: Vec<Found> = stream::iter(moved)
-            .map(|id| inspect(docker, limit, id))
+            .map(|id| inspect(docker, limit, id, &settings.filters))
             .buffer_unordered(INSPECT_CONCURRENCY)
             .try_collect()
             .await?;

@@ -32,6 +32,7 @@ use tokio::sync::mpsc;
 
 use super::access::{self, Denied};
 use super::container::{Container, is_container_id};
+use super::filter::Filters;
 use super::freshness::Freshness;
 use super::mapping;
 use super::reconcile::{self, Reconciler};
@@ -104,6 +105,8 @@ pub struct Ended {
 enum Todo {
     /// Its state may have changed: inspect it.
     Inspect(String),
+    /// It joined or left a network: inspect it if it passes `--filter`.
+    Attached(String),
     /// It no longer exists.
     Forget(String),
 }
@@ -168,7 +171,18 @@ async fn follow(
         .unwrap_or_else(local_unix_time);
 
     let (queue, mut events) = mpsc::unbounded_channel();
-    let reader = AbortOnDrop(tokio::spawn(read_events(docker.clone(), since, queue)));
+    let readers: Vec<AbortOnDrop> = settings
+        .filters
+        .event_streams()
+        .into_iter()
+        .map(|stream| {
+            let admit = settings.filters.clone();
+            let read = read_events(docker.clone(), since.clone(), stream, admit, queue.clone());
+            AbortOnDrop(tokio::spawn(read))
+        })
+        .collect();
+    // The queue closes when the last reader ends.
+    drop(queue);
 
     let listed = resync(&docker, settings, registry, served, status).await?;
     let mut reconciler = Reconciler::new(settings, listed);
@@ -189,12 +203,14 @@ async fn follow(
     );
 
     let todos = stream::poll_fn(|cx| events.poll_recv(cx));
+    let filters = &settings.filters;
     let mut found = todos
         .map(|todo| {
             let docker = docker.clone();
             async move {
                 match todo? {
-                    Some(Todo::Inspect(id)) => inspect(&docker, limit, id).await,
+                    Some(Todo::Inspect(id)) => inspect(&docker, limit, id, filters).await,
+                    Some(Todo::Attached(id)) => attached(&docker, limit, id, filters).await,
                     Some(Todo::Forget(id)) => Ok(Found::Gone(id)),
                     None => Ok(Found::Nothing),
                 }
@@ -232,7 +248,7 @@ async fn follow(
             }
         }
     }
-    drop(reader);
+    drop(readers);
     Err(SessionError::StreamEnded)
 }
 
@@ -251,13 +267,13 @@ fn client(endpoint: &str, limit: Duration) -> Result<Docker, ApiError> {
 }
 
 /// The listing both the first sync and each reconciliation ask for: the
-/// running containers.
-pub(super) fn running_containers() -> ListContainersOptions {
+/// running containers that pass `--filter`.
+pub(super) fn running_containers(filters: &Filters) -> ListContainersOptions {
     ListContainersOptions {
         all: false,
         limit: None,
         size: false,
-        filters: None,
+        filters: filters.list(),
     }
 }
 
@@ -270,24 +286,27 @@ fn local_unix_time() -> String {
         .unwrap_or_else(|_| "0".to_string())
 }
 
-/// Drains the event stream into `queue` as fast as the daemon sends, so the
-/// daemon never drops events for berth. Ends with the stream; an error is
-/// passed on as the last item.
+/// Drains one event stream (`filters` as the daemon takes them) into
+/// `queue` as fast as the daemon sends, so the daemon never drops events
+/// for berth; events for containers `admit` leaves out are not queued.
+/// Ends with the stream; an error is passed on as the last item.
 async fn read_events(
     docker: Docker,
     since: String,
+    filters: HashMap<String, Vec<String>>,
+    admit: Filters,
     queue: mpsc::UnboundedSender<Result<Option<Todo>, SessionError>>,
 ) {
     let options = EventsOptions {
         since: Some(since),
         until: None,
-        filters: Some(HashMap::from([(
-            "type".to_string(),
-            vec!["container".to_string(), "network".to_string()],
-        )])),
+        filters: Some(filters),
     };
     let mut events = docker.events(Some(options));
     while let Some(event) = events.next().await {
+        if event.as_ref().is_ok_and(|e| !admit.admits_event(e)) {
+            continue;
+        }
         let item = event
             .map(|e| todo(&e).inspect(|_| count(&e)))
             .map_err(|error| match error {
@@ -344,18 +363,20 @@ fn todo(event: &EventMessage) -> Option<Todo> {
     }
     match verb {
         "destroy" => Some(Todo::Forget(id.to_string())),
+        "connect" | "disconnect" => Some(Todo::Attached(id.to_string())),
         "start" | "restart" | "unpause" | "pause" | "die" | "stop" | "kill" | "oom" | "rename"
-        | "health_status" | "update" | "connect" | "disconnect" => {
-            Some(Todo::Inspect(id.to_string()))
-        }
+        | "health_status" | "update" => Some(Todo::Inspect(id.to_string())),
         _ => None,
     }
 }
 
+/// Inspects a container; one that does not pass `--filter` (any more) is
+/// as good as gone.
 pub(super) async fn inspect(
     docker: &Docker,
     limit: Duration,
     id: String,
+    filters: &Filters,
 ) -> Result<Found, SessionError> {
     let call = tokio::time::timeout(limit, docker.inspect_container(&id, None));
     let result = match call.await {
@@ -369,7 +390,10 @@ pub(super) async fn inspect(
     };
     match result {
         Ok(inspect) => match Container::from_inspect(inspect) {
-            Ok(container) => Ok(Found::Container(Box::new(container))),
+            Ok(container) if filters.admits(&container) => {
+                Ok(Found::Container(Box::new(container)))
+            }
+            Ok(_) => Ok(Found::Gone(id)),
             Err(error) => {
                 tracing::warn!(%id, %error, "docker: ignoring an inspect result");
                 Ok(Found::Nothing)
@@ -386,6 +410,29 @@ pub(super) async fn inspect(
     }
 }
 
+/// A network event names a container. With label filters the network
+/// events come unfiltered, every container's, so the daemon is asked first
+/// whether this one passes: berth does not inspect what it will not serve.
+async fn attached(
+    docker: &Docker,
+    limit: Duration,
+    id: String,
+    filters: &Filters,
+) -> Result<Found, SessionError> {
+    if filters.by_label() {
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(filters.list_one(&id)),
+            ..running_containers(filters)
+        };
+        let listed = timed(limit, "list", docker.list_containers(Some(options))).await?;
+        if !listed.iter().any(|c| c.id.as_deref() == Some(id.as_str())) {
+            return Ok(Found::Gone(id));
+        }
+    }
+    inspect(docker, limit, id, filters).await
+}
+
 /// Lists and inspects every running container and replaces this source's
 /// records with what they map to; `served` becomes what is now served.
 /// Returns each listed container's fingerprint, for the reconciler.
@@ -400,7 +447,7 @@ async fn resync(
     let listed = timed(
         limit,
         "list",
-        docker.list_containers(Some(running_containers())),
+        docker.list_containers(Some(running_containers(&settings.filters))),
     )
     .await?;
     let fingerprints = reconcile::fingerprints(&listed);
@@ -409,7 +456,7 @@ async fn resync(
         .filter_map(|c| c.id)
         .filter(|id| is_container_id(id));
     let found: Vec<Found> = stream::iter(ids)
-        .map(|id| inspect(docker, limit, id))
+        .map(|id| inspect(docker, limit, id, &settings.filters))
         .buffer_unordered(INSPECT_CONCURRENCY)
         .try_collect()
         .await?;
@@ -567,7 +614,7 @@ mod tests {
         use EventMessageTypeEnum::NETWORK;
         let net = "7b80ec56722ab98b6ba131e0825ed44cb360088efd5aa064a160ab9ae33ee74b";
         let connect = event(NETWORK, "connect", net, &[("container", ID)]);
-        assert_eq!(todo(&connect), Some(Todo::Inspect(ID.into())));
+        assert_eq!(todo(&connect), Some(Todo::Attached(ID.into())));
         assert_eq!(todo(&event(NETWORK, "disconnect", net, &[])), None);
         assert_eq!(
             todo(&event(NETWORK, "create", net, &[("container", ID)])),

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use hickory_proto::rr::Name;
 
+use super::filter::Filters;
+
 /// Everything the docker source runs with; the same for every container.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
@@ -28,6 +30,8 @@ pub struct Settings {
     /// How long the last records stay served (with TTL 1) once the daemon
     /// cannot be followed; `None`: for as long as it takes.
     pub stale_limit: Option<Duration>,
+    /// Which containers berth looks at at all (`--filter`).
+    pub filters: Filters,
 }
 
 /// The longest any one Engine API call may take, however long the

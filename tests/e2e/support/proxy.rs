@@ -8,6 +8,8 @@
 //!   silent stall only a reconciliation can notice.
 //! - [`SocketProxy::wedge`]: nothing answers any more, on open connections
 //!   or new ones, and nothing is closed: a hung daemon.
+//! - [`SocketProxy::sent`]: what berth asked the daemon, to tell which API
+//!   calls it made.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -41,6 +43,8 @@ struct Switches {
     /// Wedged connections the client closed after sending a request that
     /// got no answer: berth giving up on a call.
     abandoned: AtomicUsize,
+    /// Every byte clients sent the daemon, in arrival order per connection.
+    sent: Mutex<Vec<u8>>,
 }
 
 /// The client and daemon ends of each relayed connection, so a cut can
@@ -129,6 +133,12 @@ impl SocketProxy {
         self.switches.abandoned.load(Ordering::SeqCst)
     }
 
+    /// What clients have sent the daemon so far: HTTP requests, as text.
+    pub fn sent(&self) -> String {
+        let sent = self.switches.sent.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&sent).into_owned()
+    }
+
     /// New connections pass again, event streams included.
     pub fn restore(&self) {
         self.switches.closed.store(false, Ordering::SeqCst);
@@ -197,6 +207,10 @@ fn copy(
         }
         if upward && is_events_request(chunk) {
             relayed.events.store(true, Ordering::SeqCst);
+        }
+        if upward {
+            let mut sent = switches.sent.lock().unwrap_or_else(|e| e.into_inner());
+            sent.extend_from_slice(chunk);
         }
         let stalled = !upward
             && relayed.events.load(Ordering::SeqCst)

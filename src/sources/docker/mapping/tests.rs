@@ -25,6 +25,7 @@ fn container(name: &str) -> Container {
             name: "bridge".into(),
             ipv4: Some("172.17.0.2".parse().unwrap()),
             ipv6: None,
+            ..Network::default()
         }],
     }
 }
@@ -54,6 +55,7 @@ fn settings() -> Settings {
         expose: Expose::All,
         reconcile: None,
         stale_limit: None,
+        filters: Default::default(),
     }
 }
 
@@ -335,6 +337,7 @@ fn network_choice_and_ipv6() {
         name: "backend".into(),
         ipv4: Some("10.1.0.5".parse().unwrap()),
         ipv6: Some("fd00:1::5".parse().unwrap()),
+        ..Network::default()
     });
     let on = |network: &str| Settings {
         addresses: Addresses::Container {
