@@ -163,9 +163,8 @@ impl Reconciler {
         match self.pending.take() {
             Some((_, found)) => {
                 let touched = std::mem::take(&mut self.touched);
-                let missed = found.into_iter().filter(|r| !touched.contains(r.id()));
                 let mut count = 0;
-                for repair in missed {
+                for repair in missed(found, &touched) {
                     if apply(repair, settings, registry, served, status).await? {
                         count += 1;
                     }
@@ -244,6 +243,12 @@ impl Reconciler {
         }
         Ok(found)
     }
+}
+
+/// The differences no event explained during their grace: those for
+/// containers the stream said nothing about.
+fn missed(found: Vec<Repair>, touched: &HashSet<String>) -> impl Iterator<Item = Repair> {
+    found.into_iter().filter(move |r| !touched.contains(r.id()))
 }
 
 /// Applies one repair; false if there was nothing left to repair.
@@ -339,6 +344,16 @@ mod tests {
         let mut renamed = summary("Up 5 seconds (healthy)", "172.17.0.2");
         renamed.names = Some(vec!["/shop".into()]);
         assert_ne!(base, fingerprint(&renamed));
+    }
+
+    #[test]
+    fn a_difference_an_event_explained_is_not_a_miss() {
+        let found = vec![Repair::Forget("a".into()), Repair::Forget("b".into())];
+        let touched = HashSet::from(["a".to_string()]);
+        let missed: Vec<String> = missed(found, &touched)
+            .map(|r| r.id().to_string())
+            .collect();
+        assert_eq!(missed, ["b"]);
     }
 
     #[test]
