@@ -22,6 +22,8 @@ pub struct Container {
     pub id: String,
     /// The name without Docker's leading `/`.
     pub name: String,
+    /// `--hostname`; Docker's default is the short ID.
+    pub hostname: Option<String>,
     pub status: Status,
     pub health: Health,
     pub labels: BTreeMap<String, String>,
@@ -108,6 +110,9 @@ pub struct Network {
     pub id: String,
     pub ipv4: Option<Ipv4Addr>,
     pub ipv6: Option<Ipv6Addr>,
+    /// `--network-alias`, compose's `aliases:` and service name: names
+    /// Docker's DNS gives this container on this network only.
+    pub aliases: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +143,7 @@ impl Container {
         Ok(Container {
             id,
             name,
+            hostname: config.hostname.clone().filter(|h| !h.is_empty()),
             status: status(&state),
             health: health(state.health.and_then(|h| h.status)),
             labels: config.labels.unwrap_or_default().into_iter().collect(),
@@ -233,6 +239,7 @@ fn networks(endpoints: HashMap<String, EndpointSettings>, primary: Option<&str>)
         .map(|(name, endpoint)| Network {
             name,
             id: endpoint.network_id.unwrap_or_default(),
+            aliases: endpoint.aliases.unwrap_or_default(),
             ipv4: endpoint.ip_address.as_deref().and_then(|a| a.parse().ok()),
             ipv6: endpoint
                 .global_ipv6_address
@@ -258,7 +265,7 @@ mod tests {
         "State": {"Status": "running", "Running": true, "Paused": false,
                   "Restarting": false, "Health": {"Status": "starting"}},
         "HostConfig": {"NetworkMode": "default"},
-        "Config": {"Env": ["PATH=/bin", "SERVICE_NAME=db", "SECRET=x"],
+        "Config": {"Hostname": "box", "Env": ["PATH=/bin", "SERVICE_NAME=db", "SECRET=x"],
                    "Labels": {"com.docker.compose.service": "web"},
                    "ExposedPorts": {"8080/tcp": {}, "9000/tcp": {}, "53/udp": {}}},
         "NetworkSettings": {
@@ -266,7 +273,8 @@ mod tests {
                                    {"HostIp": "::", "HostPort": "32768"}],
                       "9000/tcp": null},
             "Networks": {
-                "zeta": {"IPAddress": "10.9.0.2", "GlobalIPv6Address": "fd00:9::2"},
+                "zeta": {"IPAddress": "10.9.0.2", "GlobalIPv6Address": "fd00:9::2",
+                         "Aliases": ["api", "1d25491e1907"]},
                 "bridge": {"IPAddress": "172.17.0.2", "GlobalIPv6Address": ""},
                 "alpha": {"IPAddress": "", "GlobalIPv6Address": ""}
             }
@@ -282,6 +290,7 @@ mod tests {
     fn reads_state_and_health() {
         let c = container();
         assert_eq!(c.name, "probe1");
+        assert_eq!(c.hostname.as_deref(), Some("box"));
         assert_eq!(c.status, Status::Running);
         assert_eq!(c.health, Health::Starting);
     }
@@ -323,6 +332,7 @@ mod tests {
         assert_eq!(c.networks[0].ipv4, Some(Ipv4Addr::new(172, 17, 0, 2)));
         assert_eq!(c.networks[1].ipv4, None);
         assert_eq!(c.networks[2].ipv6, Some("fd00:9::2".parse().unwrap()));
+        assert_eq!(c.networks[2].aliases, ["api", "1d25491e1907"]);
     }
 
     #[test]

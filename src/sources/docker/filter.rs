@@ -224,6 +224,7 @@ mod tests {
         Container {
             id: "0123456789ab".into(),
             name: name.into(),
+            hostname: None,
             status: Status::Running,
             health: Health::None,
             labels: labels

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use hickory_proto::rr::Name;
 
-use super::container::{Container, Health, Port, Proto, Status};
+use super::container::{Container, Health, Network, Port, Proto, Status};
 use super::naming::{self, NameError, Relative};
 use super::settings::{Addresses, Expose, Settings};
 use crate::registry::{Entity, Record};
@@ -36,6 +36,9 @@ pub struct Skipped {
     pub what: String,
     pub why: String,
 }
+
+/// Docker's length of a short container ID, its name in Docker's DNS.
+const SHORT_ID: usize = 12;
 
 /// One SRV service a container offers: `_<service>._<proto>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,6 +82,7 @@ pub fn map(container: &Container, settings: &Settings) -> Mapped {
     }
     let plan = Plan {
         ttl: ttl(container, settings.ttl, &mut skipped),
+        docker_names: docker_names(container, &addresses, settings, &mut skipped),
         hosts: host_names(container, canonical.as_ref(), &mut skipped),
         services: services(container, &settings.addresses, &mut skipped),
         registered: registered(container, &settings.addresses, &mut skipped),
@@ -119,6 +123,10 @@ struct Plan<'a> {
     canonical: Option<Relative>,
     /// Names that get the addresses and, unless wildcards, the SRV records.
     hosts: Vec<Relative>,
+    /// Names Docker's embedded DNS gives the container (short ID,
+    /// hostname, network aliases), each with its addresses: an alias's
+    /// are those on its network.
+    docker_names: Vec<(Relative, Vec<IpAddr>)>,
     services: Vec<Service>,
     registered: Vec<Registered>,
 }
@@ -145,6 +153,13 @@ impl Plan<'_> {
                 let owner = host.service(&service.name, service.proto.label());
                 if let Some(owner) = place.at(&owner) {
                     records.push(Record::srv(owner, ttl, service.port, target.clone()));
+                }
+            }
+        }
+        for (name, addresses) in &self.docker_names {
+            if let Some(name) = place.at(name) {
+                for ip in addresses {
+                    records.push(Record::address(name.clone(), ttl, *ip));
                 }
             }
         }
@@ -277,6 +292,13 @@ fn ttl(container: &Container, default: u32, skipped: &mut Vec<Skipped>) -> u32 {
     }
 }
 
+/// A network's addresses, IPv4 first.
+fn on_network(network: &Network) -> Vec<IpAddr> {
+    let v4 = network.ipv4.map(IpAddr::V4);
+    let v6 = network.ipv6.map(IpAddr::V6);
+    v4.into_iter().chain(v6).collect()
+}
+
 fn addresses(container: &Container, mode: &Addresses) -> Vec<IpAddr> {
     let network = match mode {
         Addresses::Host { ip } => return vec![*ip],
@@ -288,13 +310,66 @@ fn addresses(container: &Container, mode: &Addresses) -> Vec<IpAddr> {
             .iter()
             .find(|n| n.ipv4.is_some() || n.ipv6.is_some()),
     };
-    network
+    network.map(on_network).unwrap_or_default()
+}
+
+/// The names Docker's embedded DNS answers for a container, as berth
+/// serves them: its short ID and `--hostname` (when it is not the short
+/// ID) with the container's `addresses`, and each network alias with the
+/// address on that network — only `--network`'s aliases when one is named,
+/// and the host's address with `--address host`. A name that is the
+/// container's own is left to it.
+fn docker_names(
+    container: &Container,
+    addresses: &[IpAddr],
+    settings: &Settings,
+    skipped: &mut Vec<Skipped>,
+) -> Vec<(Relative, Vec<IpAddr>)> {
+    let own = Relative::single(&container.name);
+    let short_id = container.id.get(..SHORT_ID).unwrap_or(&container.id);
+    let mut names: Vec<(Relative, Vec<IpAddr>)> = Vec::new();
+    let mut add = |what: String, text: &str, addresses: Vec<IpAddr>| {
+        let labels: Vec<&str> = text.split('.').collect();
+        match Relative::of_labels(&labels) {
+            Some(name) if Some(&name) == own.as_ref() => {}
+            Some(name) => match names.iter_mut().find(|(known, _)| *known == name) {
+                Some((_, known)) => known.extend(addresses),
+                None => names.push((name, addresses)),
+            },
+            None => skipped.push(skip(what, NameError::EmptyLabel)),
+        }
+    };
+    add(
+        format!("short ID {short_id:?}"),
+        short_id,
+        addresses.to_vec(),
+    );
+    if let Some(hostname) = container.hostname.as_deref().filter(|h| *h != short_id) {
+        add(
+            format!("hostname {hostname:?}"),
+            hostname,
+            addresses.to_vec(),
+        );
+    }
+    for network in &container.networks {
+        let served = match &settings.addresses {
+            Addresses::Host { .. } => addresses.to_vec(),
+            Addresses::Container {
+                network: Some(name),
+            } if *name != network.name => continue,
+            Addresses::Container { .. } => on_network(network),
+        };
+        if served.is_empty() {
+            continue;
+        }
+        for alias in &network.aliases {
+            let what = format!("network alias {alias:?} on {}", network.name);
+            add(what, alias, served.clone());
+        }
+    }
+    names
         .into_iter()
-        .flat_map(|n| {
-            let v4 = n.ipv4.map(IpAddr::V4);
-            let v6 = n.ipv6.map(IpAddr::V6);
-            v4.into_iter().chain(v6)
-        })
+        .map(|(name, addresses)| (name, unique(addresses)))
         .collect()
 }
 

@@ -218,3 +218,61 @@ fn hostile_names_and_labels_stay_inside_the_zone() {
     );
     berth.wait_for_log("docker: name skipped");
 }
+
+#[test]
+fn network_aliases_answer_with_the_address_on_that_network() {
+    if !require_docker() {
+        return;
+    }
+    let scope = Scope::new("alias");
+    let p = &scope.prefix;
+    let berth = berth(&[]);
+    let front = scope.network("front");
+    let alias = format!("api-{p}");
+    // Created on the default bridge, then joined to front under the alias
+    // (`docker network connect --alias`).
+    let joined = scope.name("joined");
+    scope.run(&joined, &[]);
+    must(&["network", "connect", "--alias", &alias, &front, &joined]);
+    // As compose runs a service: on its network, the service name an alias.
+    let member = scope.name("member");
+    scope.run(
+        &member,
+        &[
+            &format!("--network={front}"),
+            &format!("--network-alias={alias}"),
+        ],
+    );
+    let joined_front = scope.ip(&joined, &front);
+    let member_front = scope.ip(&member, &front);
+
+    // Both containers share the alias, each with its address on front,
+    // as Docker's own DNS answers on that network.
+    eventually_a(&berth, &alias, &[&joined_front, &member_front]);
+    // The container's own name keeps the address on its first network.
+    let joined_bridge = scope.ip(&joined, "bridge");
+    assert_eq!(a(&berth, &joined), [joined_bridge]);
+}
+
+#[test]
+fn short_id_and_hostname_name_the_container() {
+    if !require_docker() {
+        return;
+    }
+    let scope = Scope::new("hostname");
+    let p = &scope.prefix;
+    let berth = berth(&[]);
+    let named = scope.name("named");
+    let id = scope.run(&named, &[&format!("--hostname=Box-{p}")]);
+    let ip = scope.ip(&named, "bridge");
+    let plain = scope.name("plain");
+    let plain_id = scope.run(&plain, &[]);
+    let plain_ip = scope.ip(&plain, "bridge");
+
+    eventually_a(&berth, &plain_id[..12], &[&plain_ip]);
+    assert_eq!(a(&berth, &id[..12]), [ip.as_str()]);
+    assert_eq!(a(&berth, &format!("box-{p}")), [ip.as_str()]);
+    // The short ID is Docker's default hostname: the same name, once.
+    let answer = berth.dig(&[&format!("{}.apps.local", &plain_id[..12]), "A"]);
+    assert_eq!(answer.answer.len(), 1, "{}", answer.raw);
+}

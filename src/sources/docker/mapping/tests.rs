@@ -15,6 +15,7 @@ fn container(name: &str) -> Container {
     Container {
         id: ID.into(),
         name: name.into(),
+        hostname: None,
         status: Status::Running,
         health: Health::None,
         labels: BTreeMap::new(),
@@ -89,6 +90,7 @@ fn container_name_gets_its_address_and_a_ptr() {
     assert_eq!(
         got,
         [
+            "0123456789ab.apps.local. A 172.17.0.2",
             "2.0.17.172.in-addr.arpa. PTR web-1.apps.local.",
             "web-1.apps.local. A 172.17.0.2",
         ]
@@ -217,6 +219,7 @@ fn host_addresses_use_published_ports_and_no_ptr() {
     assert_eq!(
         got,
         [
+            "0123456789ab.apps.local. A 192.0.2.7",
             "_9000._tcp.web.apps.local. SRV 32769 web.apps.local.",
             "_admin._tcp.web.apps.local. SRV 32769 web.apps.local.",
             "_http._tcp.web.apps.local. SRV 32768 web.apps.local.",
@@ -373,7 +376,61 @@ fn names_go_in_every_zone_and_ptr_in_the_first() {
     assert!(has(&got, "web.apps.local. A 172.17.0.2"));
     assert!(has(&got, "web.b.test. A 172.17.0.2"));
     assert!(has(&got, "2.0.17.172.in-addr.arpa. PTR web.apps.local."));
-    assert_eq!(got.len(), 3);
+    assert!(has(&got, "0123456789ab.b.test. A 172.17.0.2"));
+    assert_eq!(got.len(), 5);
+}
+
+#[test]
+fn short_id_and_hostname_as_docker_names_them() {
+    let mut c = container("web");
+    c.hostname = Some("Box.Lan".into());
+    let got = lines(&c, &settings());
+    assert!(
+        has(&got, "0123456789ab.apps.local. A 172.17.0.2"),
+        "{got:?}"
+    );
+    assert!(has(&got, "box.lan.apps.local. A 172.17.0.2"), "{got:?}");
+    // Docker's default hostname is the short ID: one name, not two.
+    c.hostname = Some("0123456789ab".into());
+    assert_eq!(lines(&c, &settings()).len(), 3);
+    // A hostname that is the container's name adds nothing.
+    c.hostname = Some("web".into());
+    assert_eq!(lines(&c, &settings()).len(), 3);
+}
+
+#[test]
+fn network_aliases_get_the_address_on_their_network() {
+    let mut c = container("web");
+    c.networks[0].aliases = vec!["web".into(), "www".into()];
+    c.networks.push(Network {
+        name: "front".into(),
+        ipv4: Some("10.1.0.5".parse().unwrap()),
+        ipv6: Some("fd00:1::5".parse().unwrap()),
+        aliases: vec!["api".into(), "www".into(), "shop.api".into()],
+        ..Network::default()
+    });
+    let got = lines(&c, &settings());
+    assert!(has(&got, "api.apps.local. A 10.1.0.5"), "{got:?}");
+    assert!(has(&got, "api.apps.local. AAAA fd00:1::5"), "{got:?}");
+    assert!(has(&got, "shop.api.apps.local. A 10.1.0.5"), "{got:?}");
+    // One alias on two networks: both addresses, as Docker's DNS would
+    // give on each.
+    assert!(has(&got, "www.apps.local. A 172.17.0.2"), "{got:?}");
+    assert!(has(&got, "www.apps.local. A 10.1.0.5"), "{got:?}");
+    // The container's own name keeps its own address only.
+    assert!(!has(&got, "web.apps.local. A 10.1.0.5"), "{got:?}");
+    assert!(!got.iter().any(|l| l.contains("in-addr.arpa. PTR api")));
+
+    // With --network, only that network's aliases: clients reach no other.
+    let front = Settings {
+        addresses: Addresses::Container {
+            network: Some("front".into()),
+        },
+        ..settings()
+    };
+    let got = lines(&c, &front);
+    assert!(has(&got, "api.apps.local. A 10.1.0.5"), "{got:?}");
+    assert!(!has(&got, "www.apps.local. A 172.17.0.2"), "{got:?}");
 }
 
 #[test]
