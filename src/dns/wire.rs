@@ -291,6 +291,17 @@ pub fn skip_name(packet: &[u8], mut at: usize) -> Option<usize> {
 /// chain can loop) and past the header, at most 255 octets in all. Returns
 /// where the name ends at `at`, like [`skip_name`].
 pub fn check_name(packet: &[u8], start: usize) -> Option<usize> {
+    check_name_avoiding(packet, start, |_| false)
+}
+
+/// [`check_name`], and no label read from bytes for which `avoid` says
+/// true (given each label's span, length octet included): bytes the
+/// caller rewrites, which would read differently afterwards.
+pub fn check_name_avoiding(
+    packet: &[u8],
+    start: usize,
+    avoid: impl Fn(std::ops::Range<usize>) -> bool,
+) -> Option<usize> {
     let mut at = start;
     let mut end = None;
     let mut length = 0;
@@ -303,6 +314,9 @@ pub fn check_name(packet: &[u8], start: usize) -> Option<usize> {
                     return None;
                 }
                 packet.get(at + 1..at + 1 + len as usize)?;
+                if avoid(at..at + 1 + len as usize) {
+                    return None;
+                }
                 if len == 0 {
                     return Some(end.unwrap_or(at + 1));
                 }
@@ -313,7 +327,7 @@ pub fn check_name(packet: &[u8], start: usize) -> Option<usize> {
                 // The header holds no name, and what berth relays gets a
                 // header of its own (ID, flags, counts): a name read from it
                 // would read differently in the client's copy.
-                if pointer >= at || pointer < HEADER_LEN {
+                if pointer >= at || pointer < HEADER_LEN || avoid(at..at + 2) {
                     return None;
                 }
                 end.get_or_insert(at + 2);

@@ -85,7 +85,7 @@ impl Stored {
         let total = u32::from(answers) + u32::from(authority) + u32::from(additional);
         for i in 0..total {
             let record = wire::read_record(answer, at).ok_or(Unstorable::Truncated)?;
-            if !names_well_formed(answer, &record) {
+            if !names_well_formed(answer, &record, &ttls) {
                 return Err(Unstorable::BadName);
             }
             at = record.end;
@@ -204,9 +204,23 @@ impl Stored {
 
 /// Whether the owner name of `record`, and the names inside its RDATA for
 /// the types that may compress them (RFC 3597 §4) plus SRV, read as a
-/// client will read them, with nothing left over in the RDATA.
-fn names_well_formed(message: &[u8], record: &wire::Record<'_>) -> bool {
-    if wire::check_name(message, record.start).is_none() {
+/// client will read them, with nothing left over in the RDATA. No name
+/// may be read from a TTL field (`ttls`, the earlier records', in order,
+/// and this one's): berth rewrites TTLs in what it serves, and the name
+/// would read differently in the client's copy.
+fn names_well_formed(message: &[u8], record: &wire::Record<'_>, ttls: &[u16]) -> bool {
+    let in_a_ttl = |span: std::ops::Range<usize>| {
+        // The last TTL field starting before the span ends, if it
+        // reaches into the span.
+        let before = ttls.partition_point(|&ttl| usize::from(ttl) < span.end);
+        let last = ttls[..before].last().map(|&ttl| usize::from(ttl));
+        [last, Some(record.ttl_at).filter(|&ttl| ttl < span.end)]
+            .into_iter()
+            .flatten()
+            .any(|ttl| ttl + 4 > span.start)
+    };
+    let check = |at| wire::check_name_avoiding(message, at, in_a_ttl);
+    if check(record.start).is_none() {
         return false;
     }
     // Where the RDATA starts in the message, and which of its parts are names.
@@ -217,7 +231,7 @@ fn names_well_formed(message: &[u8], record: &wire::Record<'_>) -> bool {
             return false;
         }
         for _ in 0..names {
-            match wire::check_name(message, at) {
+            match check(at) {
                 Some(end) if end <= record.end => at = end,
                 _ => return false,
             }
@@ -523,6 +537,15 @@ pub(super) mod tests {
         // berth's OPT makes it 1.
         assert_eq!(
             with((0, b"\xc0\x0b", Rtype::A, 60, &[192, 0, 2, 1])).unwrap_err(),
+            Unstorable::BadName
+        );
+        // Found by the forward_reply fuzz target: a name read from a TTL
+        // field. Here a CNAME target, `a` then a pointer to its own
+        // record's TTL (29 + 6 = 35), 00 00 01 2c: the root label in the
+        // upstream's copy, but whatever berth writes there (the TTL less
+        // the time held, or capped) in the client's.
+        assert_eq!(
+            with((0, b"\xc0\x0c", Rtype::CNAME, 300, b"\x01a\xc0\x23")).unwrap_err(),
             Unstorable::BadName
         );
         // An owner pointing forwards, and a label running past the RDATA.
