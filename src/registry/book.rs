@@ -44,6 +44,16 @@ pub(super) struct Book {
     entities: HashMap<EntityKey, Stored>,
     /// Which entities own records at each name.
     owners: HashMap<NameKey, Vec<EntityKey>>,
+    /// The SRV owners (`_svc._proto.<name>`) below each name, so that a
+    /// change at a name can refresh the services whose fate follows it.
+    services: HashMap<NameKey, HashSet<NameKey>>,
+}
+
+/// `<name>` of an SRV owner `_svc._proto.<name>` (RFC 2782), if `key` is one.
+pub(super) fn service_parent(key: &[u8]) -> Option<&[u8]> {
+    let labels = name::Labels::of(key);
+    let underscored = |i: usize| key.get(labels.offset(i, key) + 1) == Some(&b'_');
+    (labels.count() > 2 && underscored(0) && underscored(1)).then(|| &key[labels.offset(2, key)..])
 }
 
 impl Book {
@@ -84,6 +94,7 @@ impl Book {
                 list.retain(|k| k != key);
                 if list.is_empty() {
                     self.owners.remove(&owner);
+                    self.forget_service(&owner);
                 }
             }
             touched.insert(owner);
@@ -104,6 +115,12 @@ impl Book {
                 .entry(owner.clone())
                 .or_default()
                 .push(key.clone());
+            if let Some(parent) = service_parent(owner) {
+                self.services
+                    .entry(parent.into())
+                    .or_default()
+                    .insert(owner.clone());
+            }
             touched.insert(owner.clone());
         }
         self.entities.insert(
@@ -161,6 +178,23 @@ impl Book {
             .values()
             .filter_map(|e| e.declares_zone.clone())
             .collect()
+    }
+
+    fn forget_service(&mut self, owner: &[u8]) {
+        let Some(parent) = service_parent(owner) else {
+            return;
+        };
+        if let Some(below) = self.services.get_mut(parent) {
+            below.remove(owner);
+            if below.is_empty() {
+                self.services.remove(parent);
+            }
+        }
+    }
+
+    /// The SRV owners some entity has records at directly below `key`.
+    pub(super) fn services_below(&self, key: &[u8]) -> impl Iterator<Item = &NameKey> {
+        self.services.get(key).into_iter().flatten()
     }
 
     /// Every name some entity owns records at.

@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hickory_proto::rr::rdata::NS;
 use hickory_proto::rr::{Name, RData, RecordType};
 
-use super::book::{Book, Contribution};
+use super::book::{self, Book, Contribution};
 use super::name::{self, NameKey};
 use super::record::{Change, Entity, Record, SourceId};
 use super::snapshot::{Node, Shadowed, Snapshot, ZoneKind};
@@ -156,6 +156,13 @@ impl Writer {
             .then(|| self.book.declared_zones());
         let mut touched: HashSet<NameKey> = HashSet::new();
         self.book.apply(change, &mut touched);
+        // A service's SRV records follow its name's owner (see `refresh`).
+        let services: Vec<NameKey> = touched
+            .iter()
+            .flat_map(|key| self.book.services_below(key))
+            .cloned()
+            .collect();
+        touched.extend(services);
         if zones_before.is_some_and(|before| self.book.declared_zones() != before) {
             self.rebuild_zones();
         } else {
@@ -242,9 +249,27 @@ impl Writer {
             .filter(|entity| !entity.records.is_empty())
             .collect();
         let owner = claims.iter().find(|c| !c.source.only_claims());
+        // A container's SRV records `_svc._proto.<name>` go with its claim
+        // of `<name>`: where a file owns that name, they are not served.
+        let parent = book::service_parent(key);
+        let parent_owner = parent.and_then(|parent| {
+            self.book
+                .at(parent)
+                .filter(|e| e.zone.is_none_or(|declared| *declared == *apex))
+                .filter(|e| !e.records.is_empty())
+                .find(|e| !e.source.only_claims())
+        });
+        let claims_parent = |entity: &Contribution<'_>| {
+            parent.is_some_and(|parent| {
+                self.book.at(parent).any(|e| {
+                    e.source == entity.source && e.id == entity.id && !e.records.is_empty()
+                })
+            })
+        };
         let mut shadowed = Vec::new();
         let mut records: Vec<&Record> = Vec::new();
         for entity in &claims {
+            let owner = owner.or_else(|| parent_owner.as_ref().filter(|_| claims_parent(entity)));
             if let Some(owner) = owner
                 && entity.source.only_claims()
             {
@@ -482,6 +507,43 @@ mod tests {
         let snap = writer.publish();
         assert_eq!(rtypes(&snap, "www.apps.local."), [crate::iana::Rtype::A]);
         assert!(snap.zone(&key("apps.local.")).unwrap().shadowed.is_empty());
+    }
+
+    #[test]
+    fn a_shadowed_names_services_go_with_it() {
+        let mut writer = Writer::new(settings());
+        let srv = |owner: &str| Record::srv(name(owner), 5, 80, name("web.apps.local."));
+        let ip = "192.0.2.1".parse().unwrap();
+        let web = Entity::new(
+            "3f2a4b5c6d7e8f90",
+            vec![
+                Record::address(name("web.apps.local."), 5, ip),
+                srv("_http._tcp.web.apps.local."),
+                Record::address(name("www.apps.local."), 5, ip),
+                srv("_http._tcp.www.apps.local."),
+            ],
+        );
+        writer.apply(Change::Upsert {
+            source: SourceId::Docker,
+            entity: web,
+        });
+        let srv_at =
+            |snap: &Snapshot, owner: &str| rtypes(snap, owner).contains(&crate::iana::Rtype::SRV);
+        assert!(srv_at(&writer.publish(), "_http._tcp.www.apps.local."));
+
+        // The file takes www, after the container: its service goes too.
+        let file_www = Record::address(name("www.apps.local."), 300, "192.0.2.9".parse().unwrap());
+        writer.apply(zone_file(vec![file_www]));
+        let snap = writer.publish();
+        assert!(!srv_at(&snap, "_http._tcp.www.apps.local."));
+        assert!(srv_at(&snap, "_http._tcp.web.apps.local."));
+        let zone = snap.zone(&key("apps.local.")).unwrap();
+        let names: Vec<&str> = zone.shadowed.iter().map(|s| s.name.as_str()).collect();
+        assert!(names.contains(&"_http._tcp.www.apps.local."), "{names:?}");
+
+        // The file gives it up: the service is back.
+        writer.apply(zone_file(Vec::new()));
+        assert!(srv_at(&writer.publish(), "_http._tcp.www.apps.local."));
     }
 
     #[test]

@@ -143,3 +143,50 @@ fn containers_claiming_one_name_share_it() {
     eventually_a(&berth, &shared, &[&ips[0], &ips[1]]);
     assert!(shadowed(&berth).is_empty());
 }
+
+#[test]
+fn a_shadowed_names_srv_records_are_the_files_too() {
+    if !require_docker() {
+        return;
+    }
+    let scope = Scope::new("shadowsrv");
+    let p = &scope.prefix;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("apps.local.zone"),
+        format!("$TTL 600\nwww-{p} IN A 192.0.2.2\n"),
+    )
+    .unwrap();
+    let berth = berth_at(&endpoint(), &["--zones", dir.path().to_str().unwrap()]);
+    let container = scope.name("c");
+    scope.run(
+        &container,
+        &["--expose=80", &format!("--label=berth.names=www-{p}")],
+    );
+    let ip = scope.ip(&container, "bridge");
+    eventually_a(&berth, &container, &[&ip]);
+
+    let srv = |owner: &str| berth.dig(&[&format!("_http._tcp.{owner}.apps.local"), "SRV"]);
+    let own = srv(&container);
+    assert_eq!(
+        own.rdata("SRV"),
+        [format!("0 10 80 {container}.apps.local.")],
+        "{}",
+        own.raw
+    );
+    let shadowed = srv(&format!("www-{p}"));
+    assert_eq!(shadowed.status, "NXDOMAIN", "{}", shadowed.raw);
+    assert!(shadowed.rdata("SRV").is_empty(), "{}", shadowed.raw);
+
+    // The file gives the name up: the container's services come with it.
+    std::fs::write(dir.path().join("apps.local.zone"), "$TTL 600\n").unwrap();
+    berth.reload();
+    eventually_a(&berth, &format!("www-{p}"), &[&ip]);
+    let back = srv(&format!("www-{p}"));
+    assert_eq!(
+        back.rdata("SRV"),
+        [format!("0 10 80 {container}.apps.local.")],
+        "{}",
+        back.raw
+    );
+}
