@@ -49,6 +49,10 @@ fn bad_flags_exit_64_and_name_the_flag() {
         (&["--ttl", "-5"], "--ttl"),
         (&["--cache-size", "-1"], "--cache-size"),
         (&["--max-ttl", "-1"], "--max-ttl"),
+        (&["--expose", "some"], "--expose"),
+        (&["--filter", "status=running"], "--filter"),
+        (&["--filter", "label"], "--filter"),
+        (&["--filter", "name=("], "--filter"),
     ];
     for (args, flag) in cases {
         let (code, text) = berth(args);
