@@ -47,10 +47,10 @@ fuzz_target!(|data: &[u8]| {
             sent
         }
         Relayed::Answer(sent) => {
-            if Message::from_vec(reply).is_ok() {
-                if let Err(error) = Message::from_vec(&sent) {
-                    panic!("hickory reads the upstream's reply but not berth's relay: {error}");
-                }
+            if Message::from_vec(reply).is_ok()
+                && let Err(error) = Message::from_vec(&sent)
+            {
+                panic!("hickory reads the upstream's reply but not berth's relay: {error}");
             }
             sent
         }
