@@ -26,7 +26,9 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use super::container::{Container, is_container_id};
 use super::mapping;
 use super::report;
-use super::session::{Found, SessionError, inspect, report_skipped, running_containers, timed};
+use super::session::{
+    Found, INSPECT_CONCURRENCY, SessionError, inspect, report_skipped, running_containers, timed,
+};
 use super::settings::Settings;
 use crate::registry::{Change, Entity, RegistryHandle, SourceId};
 use crate::status::{Docker as DockerState, Status};
@@ -34,8 +36,6 @@ use crate::status::{Docker as DockerState, Status};
 /// How long a difference may wait for the event that explains it. Events
 /// arrive within milliseconds; a listing that raced one is forgiven.
 const GRACE: Duration = Duration::from_secs(1);
-/// Inspections in flight at once, as in the session.
-const INSPECT_CONCURRENCY: usize = 8;
 
 /// What each listed container looked like: a hash, compared only with
 /// another from the same process.

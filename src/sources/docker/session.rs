@@ -43,7 +43,7 @@ use crate::status::{Docker as DockerState, Status};
 
 /// Inspections in flight at once: enough to hide the daemon's latency in a
 /// burst without queueing behind its per-container locks.
-const INSPECT_CONCURRENCY: usize = 8;
+pub(super) const INSPECT_CONCURRENCY: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
