@@ -4,9 +4,11 @@
 //! something changes; `/readyz` and the status page read it. Never on the
 //! query path: a lock here is taken by a source or an HTTP request only.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 /// Shared by the sources (writers) and the HTTP endpoints (readers).
@@ -141,12 +143,154 @@ impl Docker {
 /// One master file's last reading.
 #[derive(Clone, Debug, Default)]
 pub struct ZoneFile {
-    /// The names its last good reading gave (lower case, no final dot),
-    /// each with the file and line that first gives it records.
-    pub names: BTreeMap<String, String>,
+    /// The names its last good reading gave, shared: every HTTP request
+    /// copies the state, and a big zone has millions of them.
+    pub names: Arc<Places>,
     /// Set while the file on disk fails to load (its last good records, if
     /// any, are still served).
     pub rejected: Option<String>,
+}
+
+/// The names a zone file gives (lower case, no final dot), each with the
+/// file and line that first gives it records. All the names are one
+/// sorted text with a small entry apiece, not two `String`s a name.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Places {
+    /// The zone file and the files it includes, as the entries number them.
+    files: Vec<PathBuf>,
+    /// Every name, sorted, back to back.
+    text: String,
+    /// One per name, in the order of `text`.
+    entries: Vec<Place>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Place {
+    /// Where the name ends in `text`; it starts where the one before ends.
+    end: u32,
+    file: u32,
+    line: u32,
+}
+
+/// Where a name is written: `zones/x.zone:3`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location<'a> {
+    pub path: &'a Path,
+    pub line: u32,
+}
+
+impl fmt::Display for Location<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.path.display(), self.line)
+    }
+}
+
+impl Places {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Where `name` (lower case, no final dot) is first given records.
+    pub fn get(&self, name: &str) -> Option<Location<'_>> {
+        let (mut low, mut high) = (0, self.entries.len());
+        while low < high {
+            let middle = low + (high - low) / 2;
+            match self.name_at(middle).cmp(name) {
+                Ordering::Less => low = middle + 1,
+                Ordering::Greater => high = middle,
+                Ordering::Equal => return Some(self.location_at(middle)),
+            }
+        }
+        None
+    }
+
+    /// Every name and where it is first given records, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Location<'_>)> {
+        (0..self.entries.len()).map(|at| (self.name_at(at), self.location_at(at)))
+    }
+
+    fn name_at(&self, at: usize) -> &str {
+        let start = match at {
+            0 => 0,
+            _ => self.entries[at - 1].end as usize,
+        };
+        &self.text[start..self.entries[at].end as usize]
+    }
+
+    fn location_at(&self, at: usize) -> Location<'_> {
+        let entry = self.entries[at];
+        Location {
+            path: &self.files[entry.file as usize],
+            line: entry.line,
+        }
+    }
+}
+
+/// Gathers names in the order the files give them; [`PlacesBuilder::build`]
+/// sorts them and keeps the first place of each.
+#[derive(Debug, Default)]
+pub struct PlacesBuilder {
+    files: Vec<PathBuf>,
+    text: String,
+    /// Each name's span of `text`, file and line, in the order added.
+    added: Vec<(u32, Place)>,
+}
+
+impl PlacesBuilder {
+    /// `files` are the paths the entries' file indices refer to.
+    pub fn new(files: Vec<PathBuf>) -> Self {
+        PlacesBuilder {
+            files,
+            ..Default::default()
+        }
+    }
+
+    /// Adds the name `write` appends to the text (lower case, no final
+    /// dot), written in `files[file]` at `line`.
+    pub fn add(&mut self, file: u32, line: u32, write: impl FnOnce(&mut String)) {
+        let start = self.text.len();
+        write(&mut self.text);
+        // Offsets are 32 bits: past 4 GiB of names, the rest go unlisted
+        // (a zone that size is refused long before, by --max-zone-size).
+        let Ok(end) = u32::try_from(self.text.len()) else {
+            self.text.truncate(start);
+            return;
+        };
+        let place = Place { end, file, line };
+        self.added.push((start as u32, place));
+    }
+
+    pub fn build(self) -> Places {
+        let PlacesBuilder {
+            files,
+            text,
+            mut added,
+        } = self;
+        let name = |(start, place): &(u32, Place)| &text[*start as usize..place.end as usize];
+        // Stable: of equal names the first added stays first.
+        added.sort_by(|a, b| name(a).cmp(name(b)));
+        added.dedup_by(|later, first| name(later) == name(first));
+        let mut sorted = String::with_capacity(added.iter().map(|a| name(a).len()).sum());
+        let entries = added
+            .iter()
+            .map(|added| {
+                sorted.push_str(name(added));
+                Place {
+                    end: sorted.len() as u32,
+                    ..added.1
+                }
+            })
+            .collect();
+        Places {
+            files,
+            text: sorted,
+            entries,
+        }
+    }
 }
 
 /// One container the Docker source saw.
@@ -257,12 +401,36 @@ mod tests {
             s.zone_files.insert(
                 "z/a.zone".into(),
                 ZoneFile {
-                    names: BTreeMap::new(),
+                    names: Arc::default(),
                     rejected: Some("z/a.zone:3: bad".into()),
                 },
             )
         });
         let reason = status.readiness().unwrap_err();
         assert!(reason.contains("z/a.zone rejected"), "{reason}");
+    }
+
+    #[test]
+    fn places_are_sorted_and_keep_the_first_line_of_each_name() {
+        let mut builder = PlacesBuilder::new(vec!["z/a.zone".into(), "z/hosts".into()]);
+        for (file, line, name) in [(0, 3, "web"), (1, 1, "db"), (0, 9, "web"), (0, 4, "")] {
+            builder.add(file, line, |text| text.push_str(name));
+        }
+        let places = builder.build();
+        let listed: Vec<(&str, String)> = places
+            .iter()
+            .map(|(name, at)| (name, at.to_string()))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("", "z/a.zone:4".to_string()),
+                ("db", "z/hosts:1".into()),
+                ("web", "z/a.zone:3".into()),
+            ]
+        );
+        assert_eq!(places.get("web").unwrap().to_string(), "z/a.zone:3");
+        assert_eq!(places.get("db").unwrap().line, 1);
+        assert!(places.get("www").is_none() && places.get("a").is_none());
     }
 }

@@ -28,7 +28,7 @@ use crate::budget::AcceptErrors;
 use crate::dns::forward::Forwarder;
 use crate::registry::name::to_text;
 use crate::registry::{Snapshot, SnapshotCell, ZoneKind};
-use crate::status::{State, Status};
+use crate::status::{Places, State, Status};
 
 /// What the endpoints show.
 pub struct Window {
@@ -230,43 +230,65 @@ struct RecordJson {
     from: Vec<String>,
 }
 
-/// Owner name (lower case, no final dot) → where its records come from.
-fn origins(state: &State) -> HashMap<String, Vec<String>> {
-    let mut origins: HashMap<String, Vec<String>> = HashMap::new();
-    let key = |name: &str| name.trim_end_matches('.').to_ascii_lowercase();
-    for (id, seen) in &state.containers {
-        let short = id.get(..12).unwrap_or(id);
-        for name in &seen.names {
-            origins
-                .entry(key(name))
-                .or_default()
-                .push(format!("container {} ({short})", seen.name));
+/// Where the records at each owner name come from.
+struct Origins<'s> {
+    /// Owner name (lower case, no final dot) → containers, and etcd
+    /// instances, that give it records.
+    containers: HashMap<String, Vec<String>>,
+    etcd: HashMap<String, Vec<String>>,
+    /// Looked up by name, not gathered in a map: a zone file may give
+    /// millions.
+    zone_files: Vec<&'s Places>,
+}
+
+impl<'s> Origins<'s> {
+    fn of(state: &'s State) -> Self {
+        let key = |name: &str| name.trim_end_matches('.').to_ascii_lowercase();
+        let mut containers: HashMap<String, Vec<String>> = HashMap::new();
+        for (id, seen) in &state.containers {
+            let short = id.get(..12).unwrap_or(id);
+            for name in &seen.names {
+                containers
+                    .entry(key(name))
+                    .or_default()
+                    .push(format!("container {} ({short})", seen.name));
+            }
+        }
+        let mut etcd: HashMap<String, Vec<String>> = HashMap::new();
+        for (etcd_key, served) in state.etcd.iter().flat_map(|etcd| &etcd.keys) {
+            for name in &served.names {
+                etcd.entry(key(name))
+                    .or_default()
+                    .push(format!("etcd {} ({etcd_key})", served.instance));
+            }
+        }
+        let zone_files = state.zone_files.values().map(|f| &*f.names).collect();
+        Origins {
+            containers,
+            etcd,
+            zone_files,
         }
     }
-    for file in state.zone_files.values() {
-        for (name, place) in &file.names {
-            origins
-                .entry(key(name))
-                .or_default()
-                .push(format!("zone file {place}"));
-        }
+
+    /// Containers first, then zone files, then etcd.
+    fn at(&self, owner: &str) -> Vec<String> {
+        let mut from = self.containers.get(owner).cloned().unwrap_or_default();
+        from.extend(
+            self.zone_files
+                .iter()
+                .filter_map(|places| places.get(owner))
+                .map(|place| format!("zone file {place}")),
+        );
+        from.extend(self.etcd.get(owner).into_iter().flatten().cloned());
+        from
     }
-    for (etcd_key, served) in state.etcd.iter().flat_map(|etcd| &etcd.keys) {
-        for name in &served.names {
-            origins
-                .entry(key(name))
-                .or_default()
-                .push(format!("etcd {} ({etcd_key})", served.instance));
-        }
-    }
-    origins
 }
 
 /// Every record in the snapshot, decoded back from its wire form, so the
 /// JSON shows exactly what berth sends, with where its name's records
 /// come from.
 fn records(snapshot: &Snapshot, state: &State) -> Vec<ZoneJson> {
-    let origins = origins(state);
+    let origins = Origins::of(state);
     snapshot
         .zones
         .iter()
@@ -282,7 +304,7 @@ fn records(snapshot: &Snapshot, state: &State) -> Vec<ZoneJson> {
                             let name = record.name.to_ascii();
                             let owner = name.trim_end_matches('.').to_ascii_lowercase();
                             // A claim the name's owner shadowed is no source of it.
-                            let mut from = origins.get(&owner).cloned().unwrap_or_default();
+                            let mut from = origins.at(&owner);
                             from.retain(|source| {
                                 !zone.shadowed.iter().any(|s| {
                                     s.claimed_by == *source

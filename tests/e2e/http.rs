@@ -8,7 +8,7 @@ fn healthz_metrics_and_records() {
     if !require("dig") {
         return;
     }
-    let (berth, _dir) = Berth::with_zone_file("$TTL 60\ngateway IN A 192.0.2.1\n", &[]);
+    let (berth, dir) = Berth::with_zone_file("$TTL 60\ngateway IN A 192.0.2.1\n", &[]);
     berth.wait_for_log("http listening");
     let http = berth.http_addr().expect("http address in the log");
 
@@ -38,6 +38,24 @@ fn healthz_metrics_and_records() {
     };
     assert!(has("gateway.apps.local.", "A", "192.0.2.1"), "{records}");
     assert!(has("apps.local.", "NS", "ns.apps.local."), "{records}");
+    // Each name says which file and line give it.
+    let from = |name: &str| -> Vec<String> {
+        zone["records"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["name"] == name)
+            .flat_map(|r| r["from"].as_array().cloned().unwrap_or_default())
+            .filter_map(|from| from.as_str().map(str::to_string))
+            .collect()
+    };
+    let file = dir.path().join("apps.local.zone");
+    assert_eq!(
+        from("gateway.apps.local."),
+        [format!("zone file {}:2", file.display())],
+        "{records}"
+    );
+    assert!(from("apps.local.").is_empty(), "{records}");
 }
 
 /// The numbers `/metrics` gives are the ones berth acts on: the SOA serial

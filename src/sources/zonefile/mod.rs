@@ -14,6 +14,7 @@ mod rdata;
 mod reader;
 
 use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -24,10 +25,10 @@ use tokio::sync::oneshot;
 
 pub use confine::Limits;
 use confine::{Confinement, Fingerprint};
-use reader::{FilesRead, ReadError, read_zone};
+use reader::{FilesRead, ReadError, ZoneText, read_zone};
 
 use crate::registry::{Change, Entity, Record, RegistryHandle, SourceId};
-use crate::status::{Status, ZoneFile};
+use crate::status::{Places, PlacesBuilder, Status, ZoneFile};
 
 /// How often the files are checked for changes.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -41,22 +42,54 @@ pub enum ZoneFileError {
 }
 
 /// One zone file as loaded.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Loaded {
     pub entity: Entity,
     /// Records the files hold, not counting the PTRs derived from them.
     pub written: usize,
     /// Each owner name and the file and line that first gives it records,
     /// for the status page.
-    pub places: BTreeMap<String, String>,
+    pub places: Places,
 }
 
-/// The same records, wherever they now sit in the file: moving a line is
-/// not a change to publish.
-impl PartialEq for Loaded {
-    fn eq(&self, other: &Self) -> bool {
-        self.entity == other.entity && self.written == other.written
+/// What the next reading of a file is compared with: the records are in
+/// the registry, and holding a second copy here to compare would double a
+/// big zone's memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// Of the records whatever their order, so that moving a line is not a
+    /// change to publish.
+    digest: u128,
+    written: usize,
+}
+
+impl Loaded {
+    pub fn summary(&self) -> Summary {
+        Summary {
+            digest: digest(&self.entity),
+            written: self.written,
+        }
     }
+}
+
+/// 128 bits over the entity's records as a multiset: each record hashed
+/// alone under two seeds, the hashes summed. Two readings with the same
+/// digest are taken as the same records (a miss is a 2^-64 chance per
+/// edit, for files an operator writes).
+fn digest(entity: &Entity) -> u128 {
+    let seeds = [
+        foldhash::quality::FixedState::with_seed(0x6265_7274_6821),
+        foldhash::quality::FixedState::with_seed(0x7a6f_6e65_6669_6c65),
+    ];
+    let mut sums = [0u64; 2];
+    for record in &entity.records {
+        let fields = (&record.name, record.ttl, &record.data);
+        for (sum, seed) in sums.iter_mut().zip(&seeds) {
+            *sum = sum.wrapping_add(seed.hash_one(fields));
+        }
+    }
+    let zone = seeds[0].hash_one(&entity.declares_zone);
+    (u128::from(sums[0] ^ zone) << 64) | u128::from(sums[1])
 }
 
 /// What berth knows of one `*.zone` file.
@@ -64,8 +97,9 @@ struct Tracked {
     /// Every file the last read looked at (the zone file and its includes)
     /// as it was then; a change to any of them means reading again.
     files: FilesRead,
-    /// The last good reading, which stays served while the file is broken.
-    loaded: Option<Loaded>,
+    /// The last good reading, whose records stay served while the file is
+    /// broken.
+    loaded: Option<Summary>,
 }
 
 /// The zone directory as last read.
@@ -137,14 +171,15 @@ impl ZoneDir {
             tracked.files = files;
             match result {
                 Ok(loaded) => {
-                    log_loaded(path, tracked.loaded.as_ref(), &loaded);
-                    report(&self.status, path, Ok(&loaded));
-                    if tracked.loaded.as_ref() != Some(&loaded) {
+                    let summary = loaded.summary();
+                    log_loaded(path, tracked.loaded.as_ref(), &summary);
+                    report(&self.status, path, Ok(loaded.places));
+                    if tracked.loaded != Some(summary) {
                         changes.push(Change::Upsert {
                             source: SourceId::ZoneFiles,
-                            entity: loaded.entity.clone(),
+                            entity: loaded.entity,
                         });
-                        tracked.loaded = Some(loaded);
+                        tracked.loaded = Some(summary);
                     }
                 }
                 Err(error) => {
@@ -166,7 +201,7 @@ impl ZoneDir {
                 tracing::warn!(file = %path.display(), withdrawn = loaded.written, "zone file removed; its records are no longer served");
                 changes.push(Change::Remove {
                     source: SourceId::ZoneFiles,
-                    id: loaded.entity.id,
+                    id: entity_id(&path),
                 });
             }
         }
@@ -216,13 +251,13 @@ impl ZoneDir {
 
 /// Shows a file's latest reading: the names it gives, or why it was
 /// rejected beside the names it still gives from its last good one.
-fn report(status: &Status, path: &Path, reading: Result<&Loaded, String>) {
+fn report(status: &Status, path: &Path, reading: Result<Places, String>) {
     status.update(|state| {
         let file = state.zone_files.entry(path.to_path_buf()).or_default();
         match reading {
-            Ok(loaded) => {
+            Ok(places) => {
                 *file = ZoneFile {
-                    names: loaded.places.clone(),
+                    names: Arc::new(places),
                     rejected: None,
                 };
             }
@@ -234,7 +269,7 @@ fn report(status: &Status, path: &Path, reading: Result<&Loaded, String>) {
 /// INFO for a load, WARN when a file that served records now has none or
 /// has lost more than half of them: applied all the same, as the operator
 /// may mean it, but said loudly.
-fn log_loaded(path: &Path, before: Option<&Loaded>, after: &Loaded) {
+fn log_loaded(path: &Path, before: Option<&Summary>, after: &Summary) {
     let file = path.display();
     let records = after.written;
     match before.map(|b| b.written) {
@@ -278,17 +313,61 @@ pub fn load_file(
         .unwrap_or_else(Name::root);
     let (text, files) = read_zone(path, default_origin, confinement);
     let result = text.map_err(ZoneFileError::from).and_then(|text| {
-        let mut places = BTreeMap::new();
-        for (record, place) in text.records.iter().zip(text.places) {
-            let name = record.name.to_ascii();
-            let name = name.strip_suffix('.').unwrap_or(&name).to_ascii_lowercase();
-            places.entry(name).or_insert(place);
-        }
+        let places = places(&text, &files);
         let mut loaded = entity(path, configured, ttl, text.origin, text.records)?;
         loaded.places = places;
         Ok(loaded)
     });
     (result, files)
+}
+
+/// The ID a zone file's entity has in the registry.
+fn entity_id(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// Each owner name and where it is first given records.
+fn places(text: &ZoneText, files: &FilesRead) -> Places {
+    let paths = files.iter().map(|(path, _)| path.clone()).collect();
+    let mut places = PlacesBuilder::new(paths);
+    let mut last: Option<&Name> = None;
+    for (record, &(file, line)) in text.records.iter().zip(&text.positions) {
+        // Records of one name mostly follow each other; the first one's
+        // place is the name's.
+        if last == Some(&record.name) {
+            continue;
+        }
+        last = Some(&record.name);
+        places.add(file, line, |out| write_lowercase(&record.name, out));
+    }
+    places.build()
+}
+
+/// `name` as the status page lists it: lower case, without the final dot.
+fn write_lowercase(name: &Name, out: &mut String) {
+    let plain = |label: &[u8]| {
+        label
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'*'))
+    };
+    if !name.iter().all(plain) {
+        // Escapes and the like, as hickory writes them.
+        let ascii = name.to_ascii();
+        out.push_str(
+            &ascii
+                .strip_suffix('.')
+                .unwrap_or(&ascii)
+                .to_ascii_lowercase(),
+        );
+        return;
+    }
+    for (at, label) in name.iter().enumerate() {
+        if at > 0 {
+            out.push('.');
+        }
+        // Checked just above: every byte is ASCII.
+        out.extend(label.iter().map(|&b| char::from(b.to_ascii_lowercase())));
+    }
 }
 
 fn entity(
@@ -327,23 +406,28 @@ fn entity(
     let written = records.len();
     if is_configured {
         // Addresses in berth's own zones answer reverse lookups too.
-        let reverse: Vec<Record> = records
-            .iter()
-            .filter(|r| !r.name.is_wildcard())
-            .filter_map(|r| match &r.data {
-                RData::A(a) => Some(Record::reverse(a.0.into(), ttl, r.name.clone())),
-                RData::AAAA(aaaa) => Some(Record::reverse(aaaa.0.into(), ttl, r.name.clone())),
-                _ => None,
-            })
-            .collect();
-        records.extend(reverse);
+        let reverse = |r: &Record| match &r.data {
+            _ if r.name.is_wildcard() => None,
+            RData::A(a) => Some(Record::reverse(a.0.into(), ttl, r.name.clone())),
+            RData::AAAA(aaaa) => Some(Record::reverse(aaaa.0.into(), ttl, r.name.clone())),
+            _ => None,
+        };
+        // Counted first: growing a big zone's records twice over would
+        // copy them all.
+        let count = records.iter().filter_map(reverse).count();
+        records.reserve_exact(count);
+        for at in 0..written {
+            if let Some(ptr) = reverse(&records[at]) {
+                records.push(ptr);
+            }
+        }
     }
-    let mut entity = Entity::new(path.display().to_string(), records);
+    let mut entity = Entity::new(entity_id(path), records);
     entity.declares_zone = (!is_configured).then_some(origin);
     Ok(Loaded {
         entity,
         written,
-        places: BTreeMap::new(),
+        places: Places::default(),
     })
 }
 
@@ -376,7 +460,7 @@ mod tests {
             "$TTL 60\n\nWeb IN A 192.0.2.1\n$INCLUDE hosts\nweb IN A 192.0.2.2\n",
         );
         let loaded = load(dir.path(), &path).unwrap();
-        let place = |name: &str| loaded.places[name].clone();
+        let place = |name: &str| loaded.places.get(name).unwrap().to_string();
         assert_eq!(place("web.apps.local"), format!("{}:3", path.display()));
         let hosts = dir.path().join("hosts");
         assert_eq!(place("db.apps.local"), format!("{}:2", hosts.display()));
@@ -386,7 +470,19 @@ mod tests {
             "apps.local.zone",
             "$TTL 60\nWeb IN A 192.0.2.1\n$INCLUDE hosts\n\nweb IN A 192.0.2.2\n",
         );
-        assert_eq!(load(dir.path(), &moved).unwrap(), loaded);
+        assert_eq!(
+            load(dir.path(), &moved).unwrap().summary(),
+            loaded.summary()
+        );
+        let changed = write(
+            dir.path(),
+            "apps.local.zone",
+            "$TTL 60\nWeb IN A 192.0.2.1\n$INCLUDE hosts\n\nweb IN A 192.0.2.3\n",
+        );
+        assert_ne!(
+            load(dir.path(), &changed).unwrap().summary(),
+            loaded.summary()
+        );
     }
 
     fn zone_dir(dir: &Path) -> ZoneDir {

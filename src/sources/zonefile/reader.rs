@@ -35,8 +35,9 @@ pub struct ZoneText {
     /// its `$ORIGIN`, else the one it was read with.
     pub origin: Name,
     pub records: Vec<Record>,
-    /// Where each record was written, by index: `zones/x.zone:3`.
-    pub places: Vec<String>,
+    /// Where each record was written, by index: an index into the files
+    /// read, and the line.
+    pub positions: Vec<(u32, u32)>,
 }
 
 /// Every file a read looked at, with what it was then, so that a change to
@@ -59,7 +60,6 @@ pub fn read_zone(
         includes: 0,
         zone_origin: None,
         records: Vec::new(),
-        places: Vec::new(),
         positions: Vec::new(),
     };
     let mut state = State {
@@ -74,7 +74,7 @@ pub fn read_zone(
         Ok(ZoneText {
             origin,
             records: std::mem::take(&mut reader.records),
-            places: std::mem::take(&mut reader.places),
+            positions: std::mem::take(&mut reader.positions),
         })
     });
     (result, reader.files)
@@ -101,7 +101,6 @@ struct Reader<'c> {
     includes: usize,
     zone_origin: Option<Name>,
     records: Vec<Record>,
-    places: Vec<String>,
     /// Where each record was written: an index into `files`, and the line.
     positions: Vec<(u32, u32)>,
 }
@@ -183,7 +182,6 @@ impl Reader<'_> {
                 _ => {
                     let record = record(&entry, state).map_err(here)?;
                     self.records.push(record);
-                    self.places.push(format!("{}:{line}", path.display()));
                     self.positions.push((file_index, line as u32));
                 }
             }
