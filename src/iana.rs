@@ -31,6 +31,8 @@ impl Rtype {
     /// EDNS(0) pseudo-record (RFC 6891).
     pub const OPT: Rtype = Rtype(41);
     pub const DS: Rtype = Rtype(43);
+    pub const RRSIG: Rtype = Rtype(46);
+    pub const NSEC: Rtype = Rtype(47);
     pub const TKEY: Rtype = Rtype(249);
     pub const TSIG: Rtype = Rtype(250);
     pub const IXFR: Rtype = Rtype(251);

@@ -1,30 +1,110 @@
 //! The sources' book: what each source contributed, entity by entity, and
 //! which entities own records at each name.
 //!
-//! The book knows nothing of zones, nodes or wire format. Applying a
-//! [`Change`] to it says which names it touched; the writer then asks it for
-//! every entity's records at each of those names and places them in the zone
-//! tree ([`super::tree`]).
+//! The book knows nothing of zones or the rules that join sources. Applying
+//! a [`Change`] to it says which names it touched; the writer then asks it
+//! for every entity's contribution at each of those names and places the
+//! result in the zone tree ([`super::tree`]).
+//!
+//! An entity's records are grouped by owner and encoded once, as it is
+//! added: one [`Node`] per name, which the published zone shares wherever
+//! the entity is the name's only source. A large zone file is then held
+//! once, not as records, nodes and copies of each.
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use hickory_proto::rr::Name;
 
 use super::name::{self, NameKey};
 use super::record::{Change, Entity, Record, SourceId};
+use super::snapshot::Node;
+use super::{FastMap, FastSet};
 
-/// An entity is known by its source and its ID within that source.
-type EntityKey = (SourceId, String);
+/// Entities with more names than this (zone files, as a rule) are searched
+/// one by one for a name; smaller ones (containers) are found through the
+/// index of names, which costs an entry per name. There are few large
+/// entities and many small ones.
+const INDEXED_NAMES: usize = 64;
 
-/// An entity as stored: its records grouped by owner, so that refreshing one
-/// name never scans a large zone file's worth of records.
+/// Where an entity is kept in the book.
+type Slot = u32;
+
+/// An entity as stored.
 struct Stored {
+    source: SourceId,
+    id: String,
     declares_zone: Option<Name>,
     title: Option<String>,
     /// The lookup key of `declares_zone`, kept so that placing each of a
     /// large zone file's names does not encode it again.
     zone_key: Option<NameKey>,
-    by_name: HashMap<NameKey, Vec<Record>>,
+    /// What it gives each name, sorted by the name's lookup key.
+    nodes: Box<[Arc<Node>]>,
+}
+
+impl Stored {
+    fn node_at(&self, key: &[u8]) -> Option<&Arc<Node>> {
+        let at = self
+            .nodes
+            .binary_search_by(|node| compare_owner(&node.owner, key))
+            .ok()?;
+        self.nodes.get(at)
+    }
+
+    fn is_indexed(&self) -> bool {
+        self.nodes.len() <= INDEXED_NAMES
+    }
+}
+
+/// Orders a wire owner, in any case, against a lookup key. Length octets
+/// are below 64, so lower-casing them changes nothing.
+fn compare_owner(owner: &[u8], key: &[u8]) -> Ordering {
+    owner
+        .iter()
+        .map(u8::to_ascii_lowercase)
+        .cmp(key.iter().copied())
+}
+
+/// The entities that own records at one name: almost always one.
+enum Owners {
+    One(Slot),
+    Many(Vec<Slot>),
+}
+
+impl Owners {
+    fn slots(&self) -> &[Slot] {
+        match self {
+            Owners::One(slot) => std::slice::from_ref(slot),
+            Owners::Many(slots) => slots,
+        }
+    }
+
+    fn add(&mut self, slot: Slot) {
+        match self {
+            Owners::One(first) => *self = Owners::Many(vec![*first, slot]),
+            Owners::Many(slots) => slots.push(slot),
+        }
+    }
+
+    /// Removes `slot`; false when none is left.
+    fn remove(&mut self, slot: Slot) -> bool {
+        match self {
+            Owners::One(only) => *only != slot,
+            Owners::Many(slots) => {
+                slots.retain(|s| *s != slot);
+                match slots[..] {
+                    [] => false,
+                    [last] => {
+                        *self = Owners::One(last);
+                        true
+                    }
+                    _ => true,
+                }
+            }
+        }
+    }
 }
 
 /// One entity's records at one name, as [`Book::at`] hands them out.
@@ -36,17 +116,23 @@ pub(super) struct Contribution<'a> {
     /// Set when the entity is a zone of its own: its records belong only
     /// in that zone.
     pub zone: Option<&'a [u8]>,
-    pub records: &'a [Record],
+    /// Never empty.
+    pub node: &'a Arc<Node>,
 }
 
 #[derive(Default)]
 pub(super) struct Book {
-    entities: HashMap<EntityKey, Stored>,
-    /// Which entities own records at each name.
-    owners: HashMap<NameKey, Vec<EntityKey>>,
-    /// The SRV owners (`_svc._proto.<name>`) below each name, so that a
-    /// change at a name can refresh the services whose fate follows it.
-    services: HashMap<NameKey, HashSet<NameKey>>,
+    slots: Vec<Option<Stored>>,
+    free: Vec<Slot>,
+    by_id: HashMap<(SourceId, String), Slot>,
+    /// Which indexed entities own records at each name.
+    owners: FastMap<NameKey, Owners>,
+    /// Entities too large for the index.
+    large: Vec<Slot>,
+    /// The SRV owners (`_svc._proto.<name>`) that claims give records to
+    /// below each name, so that a change at a name can refresh the services
+    /// whose fate follows it. Only claims: an owner's services are its own.
+    services: FastMap<NameKey, Vec<NameKey>>,
 }
 
 /// `<name>` of an SRV owner `_svc._proto.<name>` (RFC 2782), if `key` is one.
@@ -56,82 +142,148 @@ pub(super) fn service_parent(key: &[u8]) -> Option<&[u8]> {
     (labels.count() > 2 && underscored(0) && underscored(1)).then(|| &key[labels.offset(2, key)..])
 }
 
+/// An entity's records grouped by owner and encoded: the nodes sorted by
+/// lookup key, and those keys.
+fn encode(records: Vec<Record>) -> (Vec<Arc<Node>>, Vec<NameKey>) {
+    let mut keyed: Vec<(NameKey, Record)> = records
+        .into_iter()
+        .map(|record| (name::key(&record.name), record))
+        .collect();
+    // Stable: the records of one owner stay in the order written.
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut nodes = Vec::new();
+    let mut keys: Vec<NameKey> = Vec::new();
+    let mut group: Vec<&Record> = Vec::new();
+    let mut at = 0;
+    while let Some((key, first)) = keyed.get(at) {
+        group.clear();
+        while let Some((next, record)) = keyed.get(at) {
+            if next != key {
+                break;
+            }
+            group.push(record);
+            at += 1;
+        }
+        let node = Node::build(&first.name, &group);
+        if !node.is_empty() {
+            nodes.push(Arc::new(node));
+            keys.push(key.clone());
+        }
+    }
+    (nodes, keys)
+}
+
 impl Book {
     /// Applies `change`, adding every name whose records it added or
     /// removed to `touched`.
-    pub(super) fn apply(&mut self, change: Change, touched: &mut HashSet<NameKey>) {
+    pub(super) fn apply(&mut self, change: Change, touched: &mut FastSet<NameKey>) {
         match change {
             Change::Replace { source, entities } => {
-                let old: Vec<EntityKey> = self
-                    .entities
-                    .keys()
-                    .filter(|(s, _)| *s == source)
-                    .cloned()
+                let old: Vec<Slot> = self
+                    .by_id
+                    .iter()
+                    .filter(|((s, _), _)| *s == source)
+                    .map(|(_, slot)| *slot)
                     .collect();
-                for key in old {
-                    self.take(&key, touched);
+                for slot in old {
+                    self.take(slot, touched);
                 }
                 for entity in entities {
                     self.put(source, entity, touched);
                 }
             }
             Change::Upsert { source, entity } => {
-                self.take(&(source, entity.id.clone()), touched);
+                if let Some(&slot) = self.by_id.get(&(source, entity.id.clone())) {
+                    self.take(slot, touched);
+                }
                 self.put(source, entity, touched);
             }
             Change::Remove { source, id } => {
-                self.take(&(source, id), touched);
-            }
-        }
-    }
-
-    fn take(&mut self, key: &EntityKey, touched: &mut HashSet<NameKey>) {
-        let Some(stored) = self.entities.remove(key) else {
-            return;
-        };
-        for owner in stored.by_name.into_keys() {
-            if let Some(list) = self.owners.get_mut(&owner) {
-                list.retain(|k| k != key);
-                if list.is_empty() {
-                    self.owners.remove(&owner);
-                    self.forget_service(&owner);
+                if let Some(&slot) = self.by_id.get(&(source, id)) {
+                    self.take(slot, touched);
                 }
             }
-            touched.insert(owner);
         }
     }
 
-    fn put(&mut self, source: SourceId, entity: Entity, touched: &mut HashSet<NameKey>) {
-        let key = (source, entity.id);
-        let mut by_name: HashMap<NameKey, Vec<Record>> = HashMap::new();
-        for record in entity.records {
-            by_name
-                .entry(name::key(&record.name))
-                .or_default()
-                .push(record);
+    fn take(&mut self, slot: Slot, touched: &mut FastSet<NameKey>) {
+        let Some(stored) = self.slots.get_mut(slot as usize).and_then(Option::take) else {
+            return;
+        };
+        let indexed = stored.is_indexed();
+        self.free.push(slot);
+        if !indexed {
+            self.large.retain(|s| *s != slot);
         }
-        for owner in by_name.keys() {
-            self.owners
-                .entry(owner.clone())
-                .or_default()
-                .push(key.clone());
-            if let Some(parent) = service_parent(owner) {
-                self.services
-                    .entry(parent.into())
-                    .or_default()
-                    .insert(owner.clone());
+        for node in stored.nodes.iter() {
+            let key = node.key();
+            if indexed
+                && let Some(owners) = self.owners.get_mut(&key)
+                && !owners.remove(slot)
+            {
+                self.owners.remove(&key);
             }
-            touched.insert(owner.clone());
+            if stored.source.only_claims() {
+                self.forget_service(&key);
+            }
+            touched.insert(key);
         }
-        self.entities.insert(
-            key,
-            Stored {
-                zone_key: entity.declares_zone.as_ref().map(name::key),
-                declares_zone: entity.declares_zone,
-                title: entity.title,
-                by_name,
-            },
-        );
+        self.by_id.remove(&(stored.source, stored.id));
+    }
+
+    fn put(&mut self, source: SourceId, entity: Entity, touched: &mut FastSet<NameKey>) {
+        let (nodes, keys) = encode(entity.records);
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(None);
+                (self.slots.len() - 1) as Slot
+            }
+        };
+        let stored = Stored {
+            source,
+            id: entity.id,
+            zone_key: entity.declares_zone.as_ref().map(name::key),
+            declares_zone: entity.declares_zone,
+            title: entity.title,
+            nodes: nodes.into_boxed_slice(),
+        };
+        let indexed = stored.is_indexed();
+        if !indexed {
+            self.large.push(slot);
+        }
+        for key in keys {
+            if indexed {
+                match self.owners.get_mut(&key) {
+                    Some(owners) => owners.add(slot),
+                    None => {
+                        self.owners.insert(key.clone(), Owners::One(slot));
+                    }
+                }
+            }
+            if source.only_claims()
+                && let Some(parent) = service_parent(&key)
+            {
+                let below = self.services.entry(parent.into()).or_default();
+                if !below.contains(&key) {
+                    below.push(key.clone());
+                }
+            }
+            touched.insert(key);
+        }
+        self.by_id.insert((source, stored.id.clone()), slot);
+        if let Some(place) = self.slots.get_mut(slot as usize) {
+            *place = Some(stored);
+        }
+    }
+
+    fn stored(&self) -> impl Iterator<Item = &Stored> {
+        self.slots.iter().flatten()
+    }
+
+    fn stored_as(&self, source: SourceId, id: &str) -> Option<&Stored> {
+        let slot = *self.by_id.get(&(source, id.to_owned()))?;
+        self.slots.get(slot as usize)?.as_ref()
     }
 
     /// Whether `change` adds, replaces or removes an entity that is a zone
@@ -140,17 +292,15 @@ impl Book {
     /// 100,000) that pass.
     pub(super) fn may_change_zones(&self, change: &Change) -> bool {
         let stored_declares = |source: SourceId, id: &str| {
-            self.entities
-                .get(&(source, id.to_owned()))
+            self.stored_as(source, id)
                 .is_some_and(|stored| stored.declares_zone.is_some())
         };
         match change {
             Change::Replace { source, entities } => {
                 entities.iter().any(|e| e.declares_zone.is_some())
                     || self
-                        .entities
-                        .iter()
-                        .any(|((s, _), stored)| s == source && stored.declares_zone.is_some())
+                        .stored()
+                        .any(|stored| stored.source == *source && stored.declares_zone.is_some())
             }
             Change::Upsert { source, entity } => {
                 entity.declares_zone.is_some() || stored_declares(*source, &entity.id)
@@ -162,8 +312,7 @@ impl Book {
     /// The lookup keys of the zones entities declare, sorted, each once.
     pub(super) fn declared_zones(&self) -> Vec<NameKey> {
         let mut zones: Vec<NameKey> = self
-            .entities
-            .values()
+            .stored()
             .filter_map(|e| e.zone_key.clone())
             .collect();
         zones.sort();
@@ -174,8 +323,7 @@ impl Book {
     /// The zones entities declare, as written (a zone two files declare
     /// appears twice).
     pub(super) fn declared_zone_names(&self) -> Vec<Name> {
-        self.entities
-            .values()
+        self.stored()
             .filter_map(|e| e.declares_zone.clone())
             .collect()
     }
@@ -185,41 +333,47 @@ impl Book {
             return;
         };
         if let Some(below) = self.services.get_mut(parent) {
-            below.remove(owner);
+            below.retain(|service| **service != *owner);
             if below.is_empty() {
                 self.services.remove(parent);
             }
         }
     }
 
-    /// The SRV owners some entity has records at directly below `key`.
+    /// The SRV owners some claim has records at directly below `key`.
     pub(super) fn services_below(&self, key: &[u8]) -> impl Iterator<Item = &NameKey> {
         self.services.get(key).into_iter().flatten()
     }
 
-    /// Every name some entity owns records at.
+    /// Every name some entity owns records at, each once.
     pub(super) fn names(&self) -> Vec<NameKey> {
-        self.owners.keys().cloned().collect()
+        let mut names: FastSet<NameKey> = self.owners.keys().cloned().collect();
+        for slot in &self.large {
+            if let Some(Some(stored)) = self.slots.get(*slot as usize) {
+                names.extend(stored.nodes.iter().map(|node| node.key()));
+            }
+        }
+        names.into_iter().collect()
     }
 
     pub(super) fn has_records_at(&self, key: &[u8]) -> bool {
-        self.owners.contains_key(key)
+        self.at(key).next().is_some()
     }
 
     /// Each entity's records at `key`.
     pub(super) fn at<'a>(&'a self, key: &'a [u8]) -> impl Iterator<Item = Contribution<'a>> {
-        self.owners
-            .get(key)
-            .into_iter()
-            .flatten()
-            .filter_map(move |owner| {
-                let stored = self.entities.get(owner)?;
+        let indexed = self.owners.get(key).map_or(&[][..], Owners::slots);
+        indexed
+            .iter()
+            .chain(self.large.iter())
+            .filter_map(move |slot| {
+                let stored = self.slots.get(*slot as usize)?.as_ref()?;
                 Some(Contribution {
-                    source: owner.0,
-                    id: &owner.1,
+                    source: stored.source,
+                    id: &stored.id,
                     title: stored.title.as_deref(),
                     zone: stored.zone_key.as_deref(),
-                    records: stored.by_name.get(key).map_or(&[][..], |r| &r[..]),
+                    node: stored.node_at(key)?,
                 })
             })
     }
@@ -243,7 +397,7 @@ mod tests {
     }
 
     fn touched_by(book: &mut Book, change: Change) -> Vec<NameKey> {
-        let mut touched = HashSet::new();
+        let mut touched = FastSet::default();
         book.apply(change, &mut touched);
         let mut touched: Vec<NameKey> = touched.into_iter().collect();
         touched.sort();
@@ -285,12 +439,12 @@ mod tests {
             (SourceId::ZoneFiles, file),
             (SourceId::Docker, entity("c1", &["www.f.test."])),
         ] {
-            book.apply(Change::Upsert { source, entity }, &mut HashSet::new());
+            book.apply(Change::Upsert { source, entity }, &mut FastSet::default());
         }
         let www = name::key(&name("www.f.test."));
         let mut seen: Vec<(SourceId, Option<&[u8]>, usize)> = book
             .at(&www)
-            .map(|c| (c.source, c.zone, c.records.len()))
+            .map(|c| (c.source, c.zone, c.node.rrsets[0].count as usize))
             .collect();
         seen.sort();
         let apex = name::key(&name("f.test."));

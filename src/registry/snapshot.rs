@@ -114,20 +114,29 @@ impl Snapshot {
 }
 
 /// A name in a zone: its RRsets, or none for an empty non-terminal.
+///
+/// Kept small: a zone of a million names holds a million of these, and two
+/// boxed slices cost less than a `Vec` with its spare capacity beside.
 #[derive(Debug)]
 pub struct Node {
     /// The owner as the source wrote it (case preserved), in wire format.
+    /// Empty for an empty non-terminal, whose owner is never written.
     pub owner: Box<[u8]>,
     /// Sorted by type, at most one per type.
-    pub rrsets: Vec<RRset>,
+    pub rrsets: Box<[RRset]>,
 }
 
 impl Node {
-    pub fn empty_non_terminal(owner: &[u8]) -> Self {
-        Node {
-            owner: owner.into(),
-            rrsets: Vec::new(),
-        }
+    /// The node of every empty non-terminal: they hold nothing, so one is
+    /// shared by all of them instead of one allocation per name.
+    pub fn empty_non_terminal() -> Arc<Node> {
+        static EMPTY: std::sync::LazyLock<Arc<Node>> = std::sync::LazyLock::new(|| {
+            Arc::new(Node {
+                owner: Box::default(),
+                rrsets: Box::default(),
+            })
+        });
+        EMPTY.clone()
     }
 
     pub fn get(&self, rtype: Rtype) -> Option<&RRset> {
@@ -165,6 +174,31 @@ impl Node {
             rrsets,
         }
     }
+
+    /// The node at `owner` that several sources' RRsets make together: one
+    /// RRset per type, each the union of those given for it, at the lowest
+    /// of their TTLs.
+    pub fn merge(owner: &[u8], mut sets: Vec<&RRset>) -> Self {
+        sets.sort_by_key(|set| set.rtype);
+        let mut rrsets: Vec<RRset> = Vec::with_capacity(sets.len());
+        for set in sets {
+            match rrsets.last_mut() {
+                Some(last) if last.rtype == set.rtype => *last = last.union(set),
+                _ => rrsets.push(set.clone()),
+            }
+        }
+        Node {
+            owner: owner.into(),
+            rrsets: rrsets.into_boxed_slice(),
+        }
+    }
+
+    /// The lookup key of this node's owner.
+    pub fn key(&self) -> NameKey {
+        let mut key = self.owner.clone();
+        key.make_ascii_lowercase();
+        key
+    }
 }
 
 /// One RRset, pre-encoded: for each record, the wire bytes that follow its
@@ -178,8 +212,6 @@ pub struct RRset {
     /// Names whose addresses belong in the additional section (SRV and MX
     /// targets, NS hosts), or the target of a CNAME; lower-cased wire keys.
     pub targets: Box<[NameKey]>,
-    /// SOA only: the MINIMUM field, for negative-answer TTLs.
-    pub soa_minimum: Option<u32>,
 }
 
 /// Sources name types with hickory's enum; snapshots carry the wire value.
@@ -194,7 +226,6 @@ impl RRset {
         let mut tails = Vec::with_capacity(records.len() * 16);
         let mut targets: Vec<NameKey> = Vec::new();
         let mut count = 0u16;
-        let mut soa_minimum = None;
         for record in records {
             let start = tails.len();
             tails.extend_from_slice(&u16::from(rtype).to_be_bytes());
@@ -228,9 +259,6 @@ impl RRset {
                     targets.push(key);
                 }
             }
-            if let RData::SOA(soa) = &record.data {
-                soa_minimum = Some(soa.minimum);
-            }
         }
         (count > 0).then(|| RRset {
             rtype: Rtype::from(rtype),
@@ -238,8 +266,52 @@ impl RRset {
             count,
             tails: tails.into_boxed_slice(),
             targets: targets.into_boxed_slice(),
-            soa_minimum,
         })
+    }
+
+    /// SOA only: the MINIMUM field, the last of its RDATA (RFC 1035
+    /// §3.3.13), for negative-answer TTLs.
+    pub fn soa_minimum(&self) -> Option<u32> {
+        if self.rtype != Rtype::SOA {
+            return None;
+        }
+        let record = self.records().next()?;
+        let minimum = record.get(record.len().checked_sub(4)?..)?;
+        Some(u32::from_be_bytes([
+            minimum[0], minimum[1], minimum[2], minimum[3],
+        ]))
+    }
+
+    /// Both sets' records, each once, at the lower of the two TTLs.
+    fn union(&self, other: &RRset) -> RRset {
+        let ttl = self.ttl.min(other.ttl);
+        let mut tails = Vec::with_capacity(self.tails.len() + other.tails.len());
+        let mut count = 0u16;
+        // A record's identity is its TYPE, CLASS and RDATA: the TTL aside.
+        let same = |a: &[u8], b: &[u8]| a[..4] == b[..4] && a[8..] == b[8..];
+        for record in self.records().chain(other.records()) {
+            let seen = RRset::records_in(&tails).any(|kept| same(kept, record));
+            if seen || count == u16::MAX {
+                continue;
+            }
+            let start = tails.len();
+            tails.extend_from_slice(record);
+            tails[start + 4..start + 8].copy_from_slice(&ttl.to_be_bytes());
+            count += 1;
+        }
+        let mut targets = self.targets.to_vec();
+        for target in other.targets.iter() {
+            if !targets.contains(target) {
+                targets.push(target.clone());
+            }
+        }
+        RRset {
+            rtype: self.rtype,
+            ttl,
+            count,
+            tails: tails.into_boxed_slice(),
+            targets: targets.into_boxed_slice(),
+        }
     }
 
     /// The same records with every TTL set to `ttl`.
@@ -257,11 +329,15 @@ impl RRset {
 
     /// Iterates the encoded records (each TYPE…RDATA).
     pub fn records(&self) -> impl Iterator<Item = &[u8]> {
+        RRset::records_in(&self.tails)
+    }
+
+    fn records_in(tails: &[u8]) -> impl Iterator<Item = &[u8]> {
         let mut at = 0usize;
         std::iter::from_fn(move || {
-            let header = self.tails.get(at..at + 10)?;
+            let header = tails.get(at..at + 10)?;
             let rdlength = u16::from_be_bytes([header[8], header[9]]) as usize;
-            let record = self.tails.get(at..at + 10 + rdlength)?;
+            let record = tails.get(at..at + 10 + rdlength)?;
             at += 10 + rdlength;
             Some(record)
         })

@@ -1,9 +1,10 @@
 //! The zone tree: one zone's nodes as the writer builds them, and what keeps
 //! their shape right as names come and go.
 //!
-//! - A count, for each name, of the names with records at or below it: an
-//!   empty non-terminal (RFC 4592 §2.2.2: it blocks a wildcard) exists while
-//!   that count is above zero, and vanishes with the last name beneath it.
+//! - A count, for each name with names beneath it, of the names with
+//!   records strictly below: an empty non-terminal (RFC 4592 §2.2.2: it
+//!   blocks a wildcard) exists while that count is above zero, and vanishes
+//!   with the last name beneath it.
 //! - The delegation points (names below the apex with an NS RRset), so the
 //!   published zone can tell readers whether a referral is possible at all.
 //!
@@ -11,13 +12,14 @@
 //! built [`Node`] and puts it in place. Publishing shares the persistent node
 //! map with the previous snapshot, so an unchanged zone costs nothing.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use super::journal::Journal;
+use super::{FastMap, FastSet};
 use super::name;
 use super::record::Record;
 use super::snapshot::{Node, NodeMap, Shadowed, Zone, ZoneKind, ancestors};
@@ -33,8 +35,9 @@ pub(super) struct ZoneTree {
     pub kind: ZoneKind,
     pub serial: u32,
     nodes: NodeMap,
-    /// Names with records at or below each name; a node exists while > 0.
-    subtree: HashMap<Arc<[u8]>, u32>,
+    /// Names with records strictly below each name that has any; a node
+    /// exists while it has records or a count here.
+    below: FastMap<Arc<[u8]>, u32>,
     /// Names below the apex that own an NS RRset (delegation points).
     cuts: HashSet<Arc<[u8]>>,
     /// Containers' claims to names another source owns, by name.
@@ -42,7 +45,7 @@ pub(super) struct ZoneTree {
     /// Changed since it was last published.
     dirty: bool,
     /// Names placed since the last publish: what its journal diff covers.
-    touched: HashSet<Arc<[u8]>>,
+    touched: FastSet<Arc<[u8]>>,
     published: Option<Arc<Zone>>,
 }
 
@@ -50,21 +53,18 @@ impl ZoneTree {
     pub(super) fn new(apex: Name, kind: ZoneKind, serial: u32) -> Self {
         let apex_key: Arc<[u8]> = name::key(&apex).into();
         let mut nodes = NodeMap::default();
-        nodes.insert(
-            apex_key.clone(),
-            Arc::new(Node::empty_non_terminal(&apex_key)),
-        );
+        nodes.insert(apex_key.clone(), Node::empty_non_terminal());
         ZoneTree {
             apex,
             apex_key,
             kind,
             serial,
             nodes,
-            subtree: HashMap::new(),
+            below: FastMap::default(),
             cuts: HashSet::new(),
             shadowed: BTreeMap::new(),
             dirty: true,
-            touched: HashSet::new(),
+            touched: FastSet::default(),
             published: None,
         }
     }
@@ -72,9 +72,13 @@ impl ZoneTree {
     /// Puts `node` at `key` (a name in this zone), replacing what was there.
     /// An empty node removes the name, unless names below keep it as an
     /// empty non-terminal; the apex always stays.
-    pub(super) fn place(&mut self, key: &[u8], node: Node) {
+    pub(super) fn place(&mut self, key: &[u8], node: Arc<Node>) {
         let at_apex = key == &*self.apex_key;
-        let key: Arc<[u8]> = key.into();
+        // One allocation per name: the key the map already holds, if any.
+        let key: Arc<[u8]> = match self.nodes.get_key_value(key) {
+            Some((held, _)) => held.clone(),
+            None => key.into(),
+        };
         let has_ns = node.get(RecordType::NS.into()).is_some();
         self.dirty = true;
         self.touched.insert(key.clone());
@@ -88,21 +92,23 @@ impl ZoneTree {
         let was_present = self.nodes.get(&key).is_some_and(|n| !n.is_empty());
         let is_present = !node.is_empty();
         if at_apex {
-            self.nodes.insert(key, Arc::new(node));
+            self.nodes.insert(key, node);
             return;
         }
         match (was_present, is_present) {
             (false, true) => {
-                self.count_subtree(&key, 1);
-                self.nodes.insert(key, Arc::new(node));
+                self.count_below(&key, 1);
+                self.nodes.insert(key, node);
             }
             (true, true) => {
-                self.nodes.insert(key, Arc::new(node));
+                self.nodes.insert(key, node);
             }
             (true, false) => {
-                self.count_subtree(&key, -1);
-                if self.subtree.contains_key(&key) {
-                    self.nodes.insert(key, Arc::new(node));
+                self.count_below(&key, -1);
+                if self.below.contains_key(&key) {
+                    self.nodes.insert(key, Node::empty_non_terminal());
+                } else {
+                    self.nodes.remove(&key);
                 }
             }
             (false, false) => {}
@@ -126,23 +132,37 @@ impl ZoneTree {
         new
     }
 
-    /// Adjusts the subtree counts of `key` and its ancestors below the apex,
-    /// creating empty non-terminals as names appear and removing them when
-    /// nothing is left beneath.
-    fn count_subtree(&mut self, key: &Arc<[u8]>, delta: i32) {
+    /// Adjusts the counts of the ancestors of `key` below the apex by
+    /// `delta`, as a name with records appears or goes at `key`: creating
+    /// empty non-terminals as names appear beneath them, removing them when
+    /// nothing is left. A name with nothing below has no count at all, so a
+    /// flat zone's names cost nothing here.
+    fn count_below(&mut self, key: &[u8], delta: i32) {
         let apex_len = self.apex_key.len();
-        let chain = std::iter::once(&key[..]).chain(ancestors(key, apex_len));
-        for name in chain {
-            let name: Arc<[u8]> = name.into();
-            let count = self.subtree.entry(name.clone()).or_insert(0);
-            *count = count.saturating_add_signed(delta);
-            if *count == 0 {
-                self.subtree.remove(&name);
-                self.nodes.remove(&name);
-            } else if !self.nodes.contains_key(&name) {
-                self.nodes
-                    .insert(name.clone(), Arc::new(Node::empty_non_terminal(&name)));
+        for name in ancestors(key, apex_len) {
+            if let Some(count) = self.below.get_mut(name) {
+                *count = count.saturating_add_signed(delta);
+                if *count == 0 {
+                    self.below.remove(name);
+                    if self.nodes.get(name).is_some_and(|node| node.is_empty()) {
+                        self.nodes.remove(name);
+                    }
+                }
+                continue;
             }
+            if delta <= 0 {
+                continue;
+            }
+            let name: Arc<[u8]> = match self.nodes.get_key_value(name) {
+                Some((held, _)) => held.clone(),
+                None => {
+                    let name: Arc<[u8]> = name.into();
+                    self.nodes
+                        .insert(name.clone(), Node::empty_non_terminal());
+                    name
+                }
+            };
+            self.below.insert(name, delta as u32);
         }
     }
 
@@ -188,7 +208,7 @@ impl ZoneTree {
             .get(&self.apex_key[..])
             .and_then(|apex| apex.get(RecordType::SOA.into()).cloned());
         let negative_soa = soa.map(|soa| {
-            let ttl = soa.soa_minimum.map_or(soa.ttl, |min| soa.ttl.min(min));
+            let ttl = soa.soa_minimum().map_or(soa.ttl, |min| soa.ttl.min(min));
             soa.with_ttl(ttl)
         });
         let journal = match &self.published {
@@ -233,12 +253,12 @@ mod tests {
         name::key(&name(text)).into_vec()
     }
 
-    fn node(owner: &str, data: RData) -> Node {
+    fn node(owner: &str, data: RData) -> Arc<Node> {
         let record = Record::new(name(owner), 5, data);
-        Node::build(&record.name, &[&record])
+        Arc::new(Node::build(&record.name, &[&record]))
     }
 
-    fn delegation(owner: &str) -> Node {
+    fn delegation(owner: &str) -> Arc<Node> {
         node(
             owner,
             RData::NS(hickory_proto::rr::rdata::NS(name("ns.elsewhere."))),
@@ -251,7 +271,7 @@ mod tests {
         tree.place(&key("sub.z."), delegation("sub.z."));
         tree.publish(0);
         assert!(tree.published().unwrap().has_cuts);
-        tree.place(&key("sub.z."), Node::empty_non_terminal(&key("sub.z.")));
+        tree.place(&key("sub.z."), Node::empty_non_terminal());
         tree.publish(0);
         let zone = tree.published().unwrap();
         assert!(!zone.has_cuts);
@@ -265,11 +285,11 @@ mod tests {
         tree.place(&key("b.z."), node("b.z.", address()));
         tree.place(&key("a.b.z."), node("a.b.z.", address()));
         // b loses its records but keeps a below it.
-        tree.place(&key("b.z."), Node::empty_non_terminal(&key("b.z.")));
+        tree.place(&key("b.z."), Node::empty_non_terminal());
         tree.publish(0);
         let zone = tree.published().unwrap();
         assert!(zone.node(&key("b.z.")).unwrap().is_empty());
-        tree.place(&key("a.b.z."), Node::empty_non_terminal(&key("a.b.z.")));
+        tree.place(&key("a.b.z."), Node::empty_non_terminal());
         tree.publish(0);
         let zone = tree.published().unwrap();
         assert!(zone.node(&key("b.z.")).is_none());

@@ -6,18 +6,20 @@
 //! Plain synchronous code: the task in `mod.rs` feeds it changes, tests and
 //! `benches/publish.rs` drive it directly.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hickory_proto::rr::rdata::NS;
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::{Name, RData};
 
 use super::book::{self, Book, Contribution};
 use super::name::{self, NameKey};
 use super::record::{Change, Entity, Record, SourceId};
-use super::snapshot::{Node, Shadowed, Snapshot, ZoneKind};
+use super::snapshot::{Node, RRset, Shadowed, Snapshot, ZoneKind};
+use super::FastSet;
+use crate::iana::Rtype;
 use super::tree::ZoneTree;
 
 /// What the writer needs to know about the zones berth is configured for.
@@ -154,7 +156,7 @@ impl Writer {
             .book
             .may_change_zones(&change)
             .then(|| self.book.declared_zones());
-        let mut touched: HashSet<NameKey> = HashSet::new();
+        let mut touched: FastSet<NameKey> = FastSet::default();
         self.book.apply(change, &mut touched);
         // A service's SRV records follow its name's owner (see `refresh`).
         let services: Vec<NameKey> = touched
@@ -233,10 +235,11 @@ impl Writer {
         let at_apex = key == &*apex;
         let configured = zone.kind == ZoneKind::Configured;
         let synthesized_soa = (configured && at_apex).then(|| {
-            zone.soa(
+            let soa = zone.soa(
                 self.primary_name_server(&zone.apex),
                 self.settings.soa_minimum,
-            )
+            );
+            Node::build(&soa.name, &[&soa])
         });
 
         // One rule for names two sources claim: a name a zone file (or
@@ -246,7 +249,6 @@ impl Writer {
             .book
             .at(key)
             .filter(|entity| entity.zone.is_none_or(|declared| *declared == *apex))
-            .filter(|entity| !entity.records.is_empty())
             .collect();
         let owner = claims.iter().find(|c| !c.source.only_claims());
         // A container's SRV records `_svc._proto.<name>` go with its claim
@@ -256,18 +258,20 @@ impl Writer {
             self.book
                 .at(parent)
                 .filter(|e| e.zone.is_none_or(|declared| *declared == *apex))
-                .filter(|e| !e.records.is_empty())
                 .find(|e| !e.source.only_claims())
         });
         let claims_parent = |entity: &Contribution<'_>| {
             parent.is_some_and(|parent| {
-                self.book.at(parent).any(|e| {
-                    e.source == entity.source && e.id == entity.id && !e.records.is_empty()
-                })
+                self.book
+                    .at(parent)
+                    .any(|e| e.source == entity.source && e.id == entity.id)
             })
         };
         let mut shadowed = Vec::new();
-        let mut records: Vec<&Record> = Vec::new();
+        // The contributions served, and their RRsets that stay.
+        let mut served: Vec<&Arc<Node>> = Vec::new();
+        let mut sets: Vec<&RRset> = Vec::new();
+        let mut dropped = false;
         for entity in &claims {
             let owner = owner.or_else(|| parent_owner.as_ref().filter(|_| claims_parent(entity)));
             if let Some(owner) = owner
@@ -280,26 +284,24 @@ impl Writer {
                 });
                 continue;
             }
-            for record in entity.records {
-                let rtype = record.record_type();
+            served.push(entity.node);
+            for set in entity.node.rrsets.iter() {
                 // berth writes the SOA and NS of the zones it is configured for.
-                if configured
+                let written_by_berth = configured
                     && at_apex
                     && entity.source != SourceId::Config
-                    && matches!(rtype, RecordType::SOA | RecordType::NS)
-                {
+                    && matches!(set.rtype, Rtype::SOA | Rtype::NS);
+                if written_by_berth || (set.rtype == Rtype::SOA && !at_apex) {
+                    dropped = true;
                     continue;
                 }
-                if rtype == RecordType::SOA && !at_apex {
-                    continue;
-                }
-                records.push(record);
+                sets.push(set);
             }
         }
         if let Some(soa) = &synthesized_soa {
-            records.push(soa);
+            sets.extend(soa.rrsets.iter());
         }
-        keep_cname_alone(key, at_apex, &mut records);
+        dropped |= keep_cname_alone(key, at_apex, &mut sets);
         if let Some(zone) = self.zones.get_mut(&apex) {
             for claim in zone.shadow(key, shadowed) {
                 tracing::warn!(
@@ -311,9 +313,18 @@ impl Writer {
             }
         }
 
-        let node = match records.first() {
-            Some(first) => Node::build(&first.name, &records),
-            None => Node::empty_non_terminal(key),
+        // The usual name has one source and keeps all it gave: the zone
+        // shares that source's node instead of a copy.
+        let node = match (&served[..], &synthesized_soa) {
+            ([only], None) if !dropped => Arc::clone(only),
+            _ if sets.is_empty() => Node::empty_non_terminal(),
+            _ => {
+                let owner = served
+                    .first()
+                    .map(|node| &node.owner)
+                    .or(synthesized_soa.as_ref().map(|soa| &soa.owner));
+                Arc::new(Node::merge(owner.map_or(key, |o| &o[..]), sets))
+            }
         };
         if let Some(zone) = self.zones.get_mut(&apex) {
             zone.place(key, node);
@@ -371,19 +382,21 @@ fn describe(entity: &Contribution<'_>) -> String {
 /// beside a CNAME at one owner, whatever the sources. Zone files that try
 /// it are rejected when read and containers never make CNAMEs, so this
 /// only holds the line: at the apex the zone's own SOA and NS stay and the
-/// CNAME goes; elsewhere the CNAME stays alone.
-fn keep_cname_alone(key: &[u8], at_apex: bool, records: &mut Vec<&Record>) {
-    let is_cname = |r: &&Record| r.record_type() == RecordType::CNAME;
-    let dnssec = |r: &&Record| matches!(r.record_type(), RecordType::RRSIG | RecordType::NSEC);
-    if !records.iter().any(is_cname) || records.iter().all(|r| is_cname(r) || dnssec(r)) {
-        return;
+/// CNAME goes; elsewhere the CNAME stays alone. Returns whether it dropped
+/// any.
+fn keep_cname_alone(key: &[u8], at_apex: bool, sets: &mut Vec<&RRset>) -> bool {
+    let is_cname = |set: &&RRset| set.rtype == Rtype::CNAME;
+    let dnssec = |set: &&RRset| matches!(set.rtype, Rtype::RRSIG | Rtype::NSEC);
+    if !sets.iter().any(is_cname) || sets.iter().all(|s| is_cname(s) || dnssec(s)) {
+        return false;
     }
     tracing::warn!(name = %name::to_text(key), "a CNAME and other data at one name: keeping {}", if at_apex { "the other data" } else { "the CNAME" });
     if at_apex {
-        records.retain(|r| !is_cname(r));
+        sets.retain(|s| !is_cname(s));
     } else {
-        records.retain(|r| is_cname(r) || dnssec(r));
+        sets.retain(|s| is_cname(s) || dnssec(s));
     }
+    true
 }
 
 #[cfg(test)]
