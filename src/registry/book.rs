@@ -11,9 +11,11 @@
 //! the entity is the name's only source. A large zone file is then held
 //! once, not as records, nodes and copies of each.
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
+
+use hashbrown::HashTable;
 
 use hickory_proto::rr::Name;
 
@@ -31,6 +33,8 @@ const INDEXED_NAMES: usize = 64;
 /// Where an entity is kept in the book.
 type Slot = u32;
 
+type Hasher = foldhash::fast::RandomState;
+
 /// An entity as stored.
 struct Stored {
     source: SourceId,
@@ -40,17 +44,26 @@ struct Stored {
     /// The lookup key of `declares_zone`, kept so that placing each of a
     /// large zone file's names does not encode it again.
     zone_key: Option<NameKey>,
-    /// What it gives each name, sorted by the name's lookup key.
+    /// What it gives each name.
     nodes: Box<[Arc<Node>]>,
+    /// For an entity too large for the book's index of names: its own,
+    /// positions in `nodes` by the hash of the name's lookup key. Four
+    /// bytes a name: the keys are the nodes' owners.
+    positions: HashTable<u32>,
 }
 
 impl Stored {
-    fn node_at(&self, key: &[u8]) -> Option<&Arc<Node>> {
-        let at = self
-            .nodes
-            .binary_search_by(|node| compare_owner(&node.owner, key))
-            .ok()?;
-        self.nodes.get(at)
+    fn node_at(&self, key: &[u8], hasher: &Hasher) -> Option<&Arc<Node>> {
+        if self.is_indexed() {
+            // A handful of names: compared one by one.
+            return self.nodes.iter().find(|node| is_owner(&node.owner, key));
+        }
+        let at = self.positions.find(hasher.hash_one(key), |&at| {
+            self.nodes
+                .get(at as usize)
+                .is_some_and(|node| is_owner(&node.owner, key))
+        })?;
+        self.nodes.get(*at as usize)
     }
 
     fn is_indexed(&self) -> bool {
@@ -58,13 +71,10 @@ impl Stored {
     }
 }
 
-/// Orders a wire owner, in any case, against a lookup key. Length octets
-/// are below 64, so lower-casing them changes nothing.
-fn compare_owner(owner: &[u8], key: &[u8]) -> Ordering {
-    owner
-        .iter()
-        .map(u8::to_ascii_lowercase)
-        .cmp(key.iter().copied())
+/// Whether a wire owner, in any case, is the name of a lookup key. Length
+/// octets are below 64, so ignoring ASCII case changes nothing for them.
+fn is_owner(owner: &[u8], key: &[u8]) -> bool {
+    owner.eq_ignore_ascii_case(key)
 }
 
 /// The entities that own records at one name: almost always one.
@@ -129,6 +139,8 @@ pub(super) struct Book {
     owners: FastMap<NameKey, Owners>,
     /// Entities too large for the index.
     large: Vec<Slot>,
+    /// Hashes the keys of large entities' own indexes.
+    hasher: Hasher,
     /// The SRV owners (`_svc._proto.<name>`) that claims give records to
     /// below each name, so that a change at a name can refresh the services
     /// whose fate follows it. Only claims: an owner's services are its own.
@@ -142,12 +154,18 @@ pub(super) fn service_parent(key: &[u8]) -> Option<&[u8]> {
     (labels.count() > 2 && underscored(0) && underscored(1)).then(|| &key[labels.offset(2, key)..])
 }
 
-/// An entity's records grouped by owner and encoded: the nodes sorted by
-/// lookup key, and those keys.
+/// An entity's records grouped by owner and encoded: the nodes, and their
+/// lookup keys.
 fn encode(records: Vec<Record>) -> (Vec<Arc<Node>>, Vec<NameKey>) {
-    let mut keyed: Vec<(NameKey, Record)> = records
+    // (lookup key, owner as written, record)
+    let mut keyed: Vec<(NameKey, Vec<u8>, Record)> = records
         .into_iter()
-        .map(|record| (name::key(&record.name), record))
+        .map(|record| {
+            let owner = name::wire(&record.name);
+            let mut key = owner.clone().into_boxed_slice();
+            key.make_ascii_lowercase();
+            (key, owner, record)
+        })
         .collect();
     // Stable: the records of one owner stay in the order written.
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
@@ -155,16 +173,16 @@ fn encode(records: Vec<Record>) -> (Vec<Arc<Node>>, Vec<NameKey>) {
     let mut keys: Vec<NameKey> = Vec::new();
     let mut group: Vec<&Record> = Vec::new();
     let mut at = 0;
-    while let Some((key, first)) = keyed.get(at) {
+    while let Some((key, owner, _)) = keyed.get(at) {
         group.clear();
-        while let Some((next, record)) = keyed.get(at) {
+        while let Some((next, _, record)) = keyed.get(at) {
             if next != key {
                 break;
             }
             group.push(record);
             at += 1;
         }
-        let node = Node::build(&first.name, &group);
+        let node = Node::build_at(owner[..].into(), &group);
         if !node.is_empty() {
             nodes.push(Arc::new(node));
             keys.push(key.clone());
@@ -240,6 +258,18 @@ impl Book {
                 (self.slots.len() - 1) as Slot
             }
         };
+        let mut positions = HashTable::new();
+        if nodes.len() > INDEXED_NAMES {
+            positions.reserve(keys.len(), |&at: &u32| {
+                self.hasher.hash_one(&keys[at as usize])
+            });
+            for (at, key) in keys.iter().enumerate() {
+                let hash = self.hasher.hash_one(key);
+                positions.insert_unique(hash, at as u32, |&at| {
+                    self.hasher.hash_one(&keys[at as usize])
+                });
+            }
+        }
         let stored = Stored {
             source,
             id: entity.id,
@@ -247,6 +277,7 @@ impl Book {
             declares_zone: entity.declares_zone,
             title: entity.title,
             nodes: nodes.into_boxed_slice(),
+            positions,
         };
         let indexed = stored.is_indexed();
         if !indexed {
@@ -311,10 +342,7 @@ impl Book {
 
     /// The lookup keys of the zones entities declare, sorted, each once.
     pub(super) fn declared_zones(&self) -> Vec<NameKey> {
-        let mut zones: Vec<NameKey> = self
-            .stored()
-            .filter_map(|e| e.zone_key.clone())
-            .collect();
+        let mut zones: Vec<NameKey> = self.stored().filter_map(|e| e.zone_key.clone()).collect();
         zones.sort();
         zones.dedup();
         zones
@@ -373,7 +401,7 @@ impl Book {
                     id: &stored.id,
                     title: stored.title.as_deref(),
                     zone: stored.zone_key.as_deref(),
-                    node: stored.node_at(key)?,
+                    node: stored.node_at(key, &self.hasher)?,
                 })
             })
     }

@@ -9,7 +9,8 @@
 
 use std::sync::Arc;
 
-use super::snapshot::{Node, NodeMap};
+use super::nodes::Nodes;
+use super::snapshot::Node;
 use crate::iana::Rtype;
 
 /// One record as a transfer writes it: owner (case kept, uncompressed
@@ -53,7 +54,7 @@ pub struct Journal {
 impl Journal {
     /// The journal of a zone published for the first time: no diffs, and
     /// one pass to count its records.
-    pub fn start(nodes: &NodeMap) -> Journal {
+    pub fn start(nodes: &Nodes) -> Journal {
         let zone_records = nodes.values().map(|node| records_of(node).count()).sum();
         Journal {
             zone_records,
@@ -68,8 +69,8 @@ impl Journal {
     /// secondaries asking from any serial then get a full transfer.
     pub fn next<'k>(
         &self,
-        before: &NodeMap,
-        after: &NodeMap,
+        before: &Nodes,
+        after: &Nodes,
         apex: &[u8],
         touched: impl IntoIterator<Item = &'k [u8]>,
         limit: usize,
@@ -96,7 +97,7 @@ impl Journal {
             }
         }
         let zone_records = (self.zone_records + added.len()).saturating_sub(removed.len());
-        let soa = |nodes: &NodeMap| {
+        let soa = |nodes: &Nodes| {
             nodes
                 .get(apex)
                 .and_then(|n| n.get(Rtype::SOA))
@@ -217,7 +218,7 @@ mod tests {
         Name::from_ascii(text).unwrap()
     }
 
-    fn put(nodes: &mut NodeMap, records: &[Record]) {
+    fn put(nodes: &mut Nodes, records: &[Record]) {
         let owner = &records[0].name;
         let list: Vec<&Record> = records.iter().collect();
         nodes.insert(name::key(owner).into(), Arc::new(Node::build(owner, &list)));
@@ -237,8 +238,8 @@ mod tests {
     }
 
     /// A zone at `serial` with `hosts` (name, address) under it.
-    fn zone(serial: u32, hosts: &[(&str, &str)]) -> NodeMap {
-        let mut nodes = NodeMap::default();
+    fn zone(serial: u32, hosts: &[(&str, &str)]) -> Nodes {
+        let mut nodes = Nodes::default();
         put(&mut nodes, &[soa(serial)]);
         for (host, ip) in hosts {
             put(&mut nodes, &[a(host, ip)]);

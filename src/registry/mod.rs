@@ -16,6 +16,7 @@
 mod book;
 pub mod journal;
 pub mod name;
+pub mod nodes;
 pub mod record;
 pub mod snapshot;
 mod tree;

@@ -3,7 +3,6 @@
 //! looked up directly and every parent name is just a suffix slice.
 
 use hickory_proto::rr::Name;
-use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 
 /// Maximum number of labels in a name (255 octets, each label at least 2).
 pub const MAX_LABELS: usize = 128;
@@ -12,14 +11,17 @@ pub const MAX_LABELS: usize = 128;
 pub type NameKey = Box<[u8]>;
 
 /// Encodes `name` in uncompressed wire format, preserving its case.
+/// Label by label: each name of a large zone file passes through here, and
+/// hickory's encoder would clone the name and check it for compression
+/// first.
 pub fn wire(name: &Name) -> Vec<u8> {
-    let mut fqdn = name.clone();
-    fqdn.set_fqdn(true);
-    let mut buf = Vec::with_capacity(fqdn.len() + 2);
-    let mut encoder = BinEncoder::new(&mut buf);
-    encoder.set_name_encoding(NameEncoding::Uncompressed);
-    // Encoding a valid `Name` into a growable buffer cannot fail.
-    let _ = fqdn.emit(&mut encoder);
+    let mut buf = Vec::with_capacity(name.len() + 2);
+    for label in name.iter() {
+        // A `Name`'s labels are 1 to 63 octets.
+        buf.push(label.len() as u8);
+        buf.extend_from_slice(label);
+    }
+    buf.push(0);
     buf
 }
 
@@ -126,6 +128,13 @@ pub fn to_text(name: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wire_keeps_case_and_ends_at_the_root() {
+        let name = Name::from_ascii("Web.Apps.LOCAL").unwrap();
+        assert_eq!(wire(&name), b"\x03Web\x04Apps\x05LOCAL\x00");
+        assert_eq!(wire(&Name::root()), b"\x00");
+    }
 
     #[test]
     fn keys_are_lowercase_wire() {

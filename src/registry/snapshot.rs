@@ -11,22 +11,9 @@ use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 
 use super::journal::Journal;
 use super::name::{self, Labels, NameKey};
+use super::nodes::Nodes;
 use super::record::Record;
 use crate::iana::{Class, Rtype};
-
-/// Name → node map of one zone. Persistent, so publishing a change costs
-/// O(log n) path copies, not a rebuild of the whole map.
-///
-/// Hashed with foldhash, not SipHash: a lookup hashes the query name once
-/// per label tried, and SipHash was a tenth of a query's instructions. The
-/// keys are names from zone files and containers, never chosen by the
-/// clients whose queries are hashed, and the seed is random per process.
-pub type NodeMap = imbl::GenericHashMap<
-    Arc<[u8]>,
-    Arc<Node>,
-    foldhash::fast::RandomState,
-    imbl::shared_ptr::DefaultSharedPtr,
->;
 
 /// What berth does with names in a zone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +32,7 @@ pub struct Zone {
     pub apex: Arc<[u8]>,
     pub kind: ZoneKind,
     pub serial: u32,
-    pub nodes: NodeMap,
+    pub nodes: Nodes,
     /// The apex SOA with its TTL lowered to the SOA minimum (RFC 2308 §3),
     /// ready for the authority section of negative answers.
     pub negative_soa: Option<RRset>,
@@ -150,6 +137,11 @@ impl Node {
     /// Groups `records` (all owned by `owner`) into RRsets: duplicates
     /// removed, one TTL per RRset (the lowest, RFC 2181 §5.2).
     pub fn build(owner: &Name, records: &[&Record]) -> Self {
+        Node::build_at(name::wire(owner).into_boxed_slice(), records)
+    }
+
+    /// [`Node::build`] with the owner already in wire format.
+    pub fn build_at(owner: Box<[u8]>, records: &[&Record]) -> Self {
         // (type, lowest TTL seen, distinct records)
         let mut by_type: Vec<(RecordType, u32, Vec<&Record>)> = Vec::new();
         for record in records {
@@ -169,10 +161,7 @@ impl Node {
             .into_iter()
             .filter_map(|(rtype, ttl, list)| RRset::encode(rtype, ttl, &list))
             .collect();
-        Node {
-            owner: name::wire(owner).into_boxed_slice(),
-            rrsets,
-        }
+        Node { owner, rrsets }
     }
 
     /// The node at `owner` that several sources' RRsets make together: one
@@ -223,7 +212,9 @@ impl From<RecordType> for Rtype {
 
 impl RRset {
     fn encode(rtype: RecordType, ttl: u32, records: &[&Record]) -> Option<Self> {
-        let mut tails = Vec::with_capacity(records.len() * 16);
+        // Room for an SRV with a long target: growing the buffer cost more
+        // than the shrink to fit at the end.
+        let mut tails = Vec::with_capacity(records.len() * 64);
         let mut targets: Vec<NameKey> = Vec::new();
         let mut count = 0u16;
         for record in records {

@@ -19,10 +19,11 @@ use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use super::journal::Journal;
-use super::{FastMap, FastSet};
 use super::name;
+use super::nodes::Nodes;
 use super::record::Record;
-use super::snapshot::{Node, NodeMap, Shadowed, Zone, ZoneKind, ancestors};
+use super::snapshot::{Node, Shadowed, Zone, ZoneKind, ancestors};
+use super::{FastMap, FastSet};
 
 /// SOA timers secondaries and zone checkers expect (RFC 1912 §2.2).
 const SOA_REFRESH: i32 = 14_400;
@@ -34,7 +35,7 @@ pub(super) struct ZoneTree {
     pub apex_key: Arc<[u8]>,
     pub kind: ZoneKind,
     pub serial: u32,
-    nodes: NodeMap,
+    nodes: Nodes,
     /// Names with records strictly below each name that has any; a node
     /// exists while it has records or a count here.
     below: FastMap<Arc<[u8]>, u32>,
@@ -52,7 +53,7 @@ pub(super) struct ZoneTree {
 impl ZoneTree {
     pub(super) fn new(apex: Name, kind: ZoneKind, serial: u32) -> Self {
         let apex_key: Arc<[u8]> = name::key(&apex).into();
-        let mut nodes = NodeMap::default();
+        let mut nodes = Nodes::default();
         nodes.insert(apex_key.clone(), Node::empty_non_terminal());
         ZoneTree {
             apex,
@@ -157,8 +158,7 @@ impl ZoneTree {
                 Some((held, _)) => held.clone(),
                 None => {
                     let name: Arc<[u8]> = name.into();
-                    self.nodes
-                        .insert(name.clone(), Node::empty_non_terminal());
+                    self.nodes.insert(name.clone(), Node::empty_non_terminal());
                     name
                 }
             };
@@ -203,6 +203,7 @@ impl ZoneTree {
     /// Freezes the tree as it is into the zone readers see, with a journal
     /// of up to `journal` versions for IXFR.
     pub(super) fn publish(&mut self, journal: usize) {
+        self.nodes.settle();
         let soa = self
             .nodes
             .get(&self.apex_key[..])
@@ -221,7 +222,9 @@ impl ZoneTree {
             ),
             None => Journal::start(&self.nodes),
         };
-        self.touched.clear();
+        // Released, not cleared: after a large zone's first load it held
+        // every name.
+        self.touched = FastSet::default();
         self.published = Some(Arc::new(Zone {
             apex: self.apex_key.clone(),
             kind: self.kind,

@@ -14,13 +14,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hickory_proto::rr::rdata::NS;
 use hickory_proto::rr::{Name, RData};
 
+use super::FastSet;
 use super::book::{self, Book, Contribution};
 use super::name::{self, NameKey};
 use super::record::{Change, Entity, Record, SourceId};
 use super::snapshot::{Node, RRset, Shadowed, Snapshot, ZoneKind};
-use super::FastSet;
-use crate::iana::Rtype;
 use super::tree::ZoneTree;
+use crate::iana::Rtype;
 
 /// What the writer needs to know about the zones berth is configured for.
 #[derive(Clone, Debug)]
