@@ -7,6 +7,7 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -152,16 +153,24 @@ pub struct ZoneFile {
 }
 
 /// The names a zone file gives (lower case, no final dot), each with the
-/// file and line that first gives it records. All the names are one
-/// sorted text with a small entry apiece, not two `String`s a name.
+/// file and line that first gives it records. All the names are one text
+/// with a small entry apiece, not two `String`s a name. They are ordered
+/// by a hash of the name, then the name: a million names sort in a
+/// fraction of the time, and a lookup is still a binary search.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Places {
     /// The zone file and the files it includes, as the entries number them.
     files: Vec<PathBuf>,
-    /// Every name, sorted, back to back.
+    /// Every name, back to back.
     text: String,
     /// One per name, in the order of `text`.
     entries: Vec<Place>,
+}
+
+/// The order of [`Places`]: fixed, so that it does not depend on the run.
+fn order_of(name: &str) -> (u64, &str) {
+    let hasher = foldhash::fast::FixedState::with_seed(0x706c_6163_6573);
+    (hasher.hash_one(name), name)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,10 +205,11 @@ impl Places {
 
     /// Where `name` (lower case, no final dot) is first given records.
     pub fn get(&self, name: &str) -> Option<Location<'_>> {
+        let wanted = order_of(name);
         let (mut low, mut high) = (0, self.entries.len());
         while low < high {
             let middle = low + (high - low) / 2;
-            match self.name_at(middle).cmp(name) {
+            match order_of(self.name_at(middle)).cmp(&wanted) {
                 Ordering::Less => low = middle + 1,
                 Ordering::Greater => high = middle,
                 Ordering::Equal => return Some(self.location_at(middle)),
@@ -208,7 +218,7 @@ impl Places {
         None
     }
 
-    /// Every name and where it is first given records, in name order.
+    /// Every name and where it is first given records, in no useful order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, Location<'_>)> {
         (0..self.entries.len()).map(|at| (self.name_at(at), self.location_at(at)))
     }
@@ -231,7 +241,7 @@ impl Places {
 }
 
 /// Gathers names in the order the files give them; [`PlacesBuilder::build`]
-/// sorts them and keeps the first place of each.
+/// orders them and keeps the first place of each.
 #[derive(Debug, Default)]
 pub struct PlacesBuilder {
     files: Vec<PathBuf>,
@@ -241,11 +251,13 @@ pub struct PlacesBuilder {
 }
 
 impl PlacesBuilder {
-    /// `files` are the paths the entries' file indices refer to.
-    pub fn new(files: Vec<PathBuf>) -> Self {
+    /// `files` are the paths the entries' file indices refer to; about
+    /// `names` will be added.
+    pub fn new(files: Vec<PathBuf>, names: usize) -> Self {
         PlacesBuilder {
             files,
-            ..Default::default()
+            text: String::new(),
+            added: Vec::with_capacity(names),
         }
     }
 
@@ -260,28 +272,44 @@ impl PlacesBuilder {
             self.text.truncate(start);
             return;
         };
+        // A name's records mostly follow each other: only its first counts.
+        if let Some((last_start, last)) = self.added.last()
+            && self.text[*last_start as usize..last.end as usize] == self.text[start..]
+        {
+            self.text.truncate(start);
+            return;
+        }
         let place = Place { end, file, line };
         self.added.push((start as u32, place));
     }
 
     pub fn build(self) -> Places {
-        let PlacesBuilder {
-            files,
-            text,
-            mut added,
-        } = self;
-        let name = |(start, place): &(u32, Place)| &text[*start as usize..place.end as usize];
-        // Stable: of equal names the first added stays first.
-        added.sort_by(|a, b| name(a).cmp(name(b)));
-        added.dedup_by(|later, first| name(later) == name(first));
-        let mut sorted = String::with_capacity(added.iter().map(|a| name(a).len()).sum());
-        let entries = added
+        let PlacesBuilder { files, text, added } = self;
+        let name = |start: u32, place: &Place| &text[start as usize..place.end as usize];
+        let mut keyed: Vec<(u64, u32, Place)> = added
+            .into_iter()
+            .map(|(start, place)| (order_of(name(start, &place)).0, start, place))
+            .collect();
+        // By hash alone first, as comparing names is most of the cost; then
+        // the runs of one hash (one name, or names that collide) by name.
+        // Of equal names, the first added (the lowest start) comes first.
+        keyed.sort_unstable_by_key(|&(hash, start, _)| (hash, start));
+        for run in keyed.chunk_by_mut(|a, b| a.0 == b.0) {
+            if run.len() > 1 {
+                run.sort_by(|a, b| name(a.1, &a.2).cmp(name(b.1, &b.2)).then(a.1.cmp(&b.1)));
+            }
+        }
+        keyed.dedup_by(|later, first| {
+            later.0 == first.0 && name(later.1, &later.2) == name(first.1, &first.2)
+        });
+        let mut sorted = String::with_capacity(keyed.iter().map(|k| name(k.1, &k.2).len()).sum());
+        let entries = keyed
             .iter()
-            .map(|added| {
-                sorted.push_str(name(added));
+            .map(|(_, start, place)| {
+                sorted.push_str(name(*start, place));
                 Place {
                     end: sorted.len() as u32,
-                    ..added.1
+                    ..*place
                 }
             })
             .collect();
@@ -412,15 +440,16 @@ mod tests {
 
     #[test]
     fn places_are_sorted_and_keep_the_first_line_of_each_name() {
-        let mut builder = PlacesBuilder::new(vec!["z/a.zone".into(), "z/hosts".into()]);
+        let mut builder = PlacesBuilder::new(vec!["z/a.zone".into(), "z/hosts".into()], 4);
         for (file, line, name) in [(0, 3, "web"), (1, 1, "db"), (0, 9, "web"), (0, 4, "")] {
             builder.add(file, line, |text| text.push_str(name));
         }
         let places = builder.build();
-        let listed: Vec<(&str, String)> = places
+        let mut listed: Vec<(&str, String)> = places
             .iter()
             .map(|(name, at)| (name, at.to_string()))
             .collect();
+        listed.sort();
         assert_eq!(
             listed,
             [
@@ -432,5 +461,6 @@ mod tests {
         assert_eq!(places.get("web").unwrap().to_string(), "z/a.zone:3");
         assert_eq!(places.get("db").unwrap().line, 1);
         assert!(places.get("www").is_none() && places.get("a").is_none());
+        assert_eq!(places.get("").unwrap().line, 4);
     }
 }

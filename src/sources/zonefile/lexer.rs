@@ -5,12 +5,13 @@
 //! what the token is.
 
 /// One entry: a directive or a resource record, with the line it starts on.
+/// Its tokens are the lexer's, until the next entry.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Entry<'a> {
+pub struct Entry<'a, 'l> {
     pub line: usize,
     /// The entry starts with a blank: it has no owner and reuses the last.
     pub blank_owner: bool,
-    pub tokens: Vec<&'a str>,
+    pub tokens: &'l [&'a str],
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -29,6 +30,9 @@ pub struct Lexer<'a> {
     at: usize,
     /// Line of the byte at `at`, counted from 1.
     line: usize,
+    /// The current entry's tokens, in one buffer for the whole text rather
+    /// than a new one per line.
+    tokens: Vec<&'a str>,
 }
 
 impl<'a> Lexer<'a> {
@@ -37,11 +41,12 @@ impl<'a> Lexer<'a> {
             text,
             at: 0,
             line: 1,
+            tokens: Vec::new(),
         }
     }
 
     /// The next entry, `Ok(None)` at the end, or the error and its line.
-    pub fn next_entry(&mut self) -> Result<Option<Entry<'a>>, (usize, LexError)> {
+    pub fn next_entry(&mut self) -> Result<Option<Entry<'a, '_>>, (usize, LexError)> {
         let bytes = self.text.as_bytes();
         loop {
             if self.at >= bytes.len() {
@@ -49,7 +54,8 @@ impl<'a> Lexer<'a> {
             }
             let start_line = self.line;
             let blank_owner = matches!(bytes[self.at], b' ' | b'\t');
-            let mut tokens = Vec::new();
+            let mut tokens = std::mem::take(&mut self.tokens);
+            tokens.clear();
             let mut depth_opened_at: Option<usize> = None;
             loop {
                 let Some(&b) = bytes.get(self.at) else {
@@ -90,11 +96,12 @@ impl<'a> Lexer<'a> {
                     _ => tokens.push(self.word()),
                 }
             }
-            if !tokens.is_empty() {
+            self.tokens = tokens;
+            if !self.tokens.is_empty() {
                 return Ok(Some(Entry {
                     line: start_line,
                     blank_owner,
-                    tokens,
+                    tokens: &self.tokens,
                 }));
             }
         }
@@ -145,7 +152,7 @@ mod tests {
         let mut lexer = Lexer::new(text);
         let mut out = Vec::new();
         while let Some(entry) = lexer.next_entry().unwrap() {
-            out.push((entry.line, entry.blank_owner, entry.tokens));
+            out.push((entry.line, entry.blank_owner, entry.tokens.to_vec()));
         }
         out
     }

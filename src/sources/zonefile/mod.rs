@@ -73,23 +73,27 @@ impl Loaded {
 }
 
 /// 128 bits over the entity's records as a multiset: each record hashed
-/// alone under two seeds, the hashes summed. Two readings with the same
-/// digest are taken as the same records (a miss is a 2^-64 chance per
-/// edit, for files an operator writes).
+/// once, and two sums of those hashes, one of them remixed so that the
+/// halves differ. Two readings with the same digest are taken as the same
+/// records: a miss takes two records' 64-bit hashes colliding, a 2^-64
+/// chance per edit, for files an operator writes.
 fn digest(entity: &Entity) -> u128 {
-    let seeds = [
-        foldhash::quality::FixedState::with_seed(0x6265_7274_6821),
-        foldhash::quality::FixedState::with_seed(0x7a6f_6e65_6669_6c65),
-    ];
-    let mut sums = [0u64; 2];
+    let hasher = foldhash::quality::FixedState::with_seed(0x7a6f_6e65_6669_6c65);
+    let (mut plain, mut remixed) = (0u64, 0u64);
     for record in &entity.records {
-        let fields = (&record.name, record.ttl, &record.data);
-        for (sum, seed) in sums.iter_mut().zip(&seeds) {
-            *sum = sum.wrapping_add(seed.hash_one(fields));
-        }
+        let hash = hasher.hash_one((&record.name, record.ttl, &record.data));
+        plain = plain.wrapping_add(hash);
+        remixed = remixed.wrapping_add(remix(hash));
     }
-    let zone = seeds[0].hash_one(&entity.declares_zone);
-    (u128::from(sums[0] ^ zone) << 64) | u128::from(sums[1])
+    let zone = hasher.hash_one(&entity.declares_zone);
+    (u128::from(plain ^ zone) << 64) | u128::from(remixed)
+}
+
+/// SplitMix64's finalizer: a bijection that scatters every bit.
+fn remix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 /// What berth knows of one `*.zone` file.
@@ -329,15 +333,8 @@ fn entity_id(path: &Path) -> String {
 /// Each owner name and where it is first given records.
 fn places(text: &ZoneText, files: &FilesRead) -> Places {
     let paths = files.iter().map(|(path, _)| path.clone()).collect();
-    let mut places = PlacesBuilder::new(paths);
-    let mut last: Option<&Name> = None;
+    let mut places = PlacesBuilder::new(paths, text.records.len());
     for (record, &(file, line)) in text.records.iter().zip(&text.positions) {
-        // Records of one name mostly follow each other; the first one's
-        // place is the name's.
-        if last == Some(&record.name) {
-            continue;
-        }
-        last = Some(&record.name);
         places.add(file, line, |out| write_lowercase(&record.name, out));
     }
     places.build()
@@ -345,29 +342,30 @@ fn places(text: &ZoneText, files: &FilesRead) -> Places {
 
 /// `name` as the status page lists it: lower case, without the final dot.
 fn write_lowercase(name: &Name, out: &mut String) {
-    let plain = |label: &[u8]| {
-        label
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'*'))
-    };
-    if !name.iter().all(plain) {
-        // Escapes and the like, as hickory writes them.
-        let ascii = name.to_ascii();
-        out.push_str(
-            &ascii
-                .strip_suffix('.')
-                .unwrap_or(&ascii)
-                .to_ascii_lowercase(),
-        );
-        return;
-    }
+    let start = out.len();
     for (at, label) in name.iter().enumerate() {
+        let plain = label
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'*'));
+        if !plain {
+            // Escapes and the like, as hickory writes them.
+            out.truncate(start);
+            let ascii = name.to_ascii();
+            out.push_str(
+                &ascii
+                    .strip_suffix('.')
+                    .unwrap_or(&ascii)
+                    .to_ascii_lowercase(),
+            );
+            return;
+        }
         if at > 0 {
             out.push('.');
         }
         // Checked just above: every byte is ASCII.
-        out.extend(label.iter().map(|&b| char::from(b.to_ascii_lowercase())));
+        out.push_str(std::str::from_utf8(label).unwrap_or_default());
     }
+    out[start..].make_ascii_lowercase();
 }
 
 fn entity(

@@ -6,7 +6,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::rr::rdata::{A, AAAA, ANAME, CNAME, HTTPS, MX, NS, PTR, SOA, SRV};
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::{Label, Name, RData, RecordType};
 use hickory_proto::serialize::txt::parse_ttl;
 
 /// Reads a domain name as written in a zone file: `@` is the origin, a name
@@ -14,6 +14,9 @@ use hickory_proto::serialize::txt::parse_ttl;
 pub fn name(token: &str, origin: &Name) -> Result<Name, String> {
     if token == "@" {
         return Ok(origin.clone());
+    }
+    if let Some(name) = plain_name(token, origin) {
+        return Ok(name);
     }
     let parsed = if token.is_ascii() {
         Name::from_ascii(token)
@@ -27,6 +30,39 @@ pub fn name(token: &str, origin: &Name) -> Result<Name, String> {
     }
     name.append_domain(origin)
         .map_err(|e| format!("{token:?} under {origin} is too long: {e}"))
+}
+
+/// The names zone files are mostly made of (letters, digits, `-`, `_`),
+/// built label by label: hickory's general parser goes through a `String`
+/// character by character, which is most of the time a big zone takes to
+/// read. `None` for anything else or anything wrong, left to that parser,
+/// which also words the error.
+fn plain_name(token: &str, origin: &Name) -> Option<Name> {
+    let (labels, absolute) = match token.strip_suffix('.') {
+        Some(labels) => (labels, true),
+        None => (token, false),
+    };
+    let mut name = Name::new();
+    for label in labels.split('.') {
+        // As hickory's `Label::from_ascii` accepts them, bar the wildcard.
+        let plain = label.len() <= 63
+            && !label.starts_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !plain {
+            return None;
+        }
+        name = name
+            .append_label(Label::from_raw_bytes(label.as_bytes()).ok()?)
+            .ok()?;
+    }
+    if absolute {
+        name.set_fqdn(true);
+        Some(name)
+    } else {
+        name.append_domain(origin).ok()
+    }
 }
 
 /// Parses the RDATA `tokens` of a record of type `rtype`.
@@ -165,6 +201,52 @@ mod tests {
             panic!("not CNAME")
         };
         assert_eq!(cname.0, origin());
+    }
+
+    #[test]
+    fn plain_names_read_as_hickory_reads_them() {
+        let tokens = [
+            "www",
+            "Www.Sub",
+            "_http._tcp.svc1",
+            "a-b",
+            "x.example.",
+            "a..b",
+            "-a",
+            "a.",
+            ".",
+            "*.x",
+            "a\\.b",
+            "caf\u{e9}",
+            "x\\065",
+            "",
+        ];
+        let long = "a".repeat(64);
+        let too_long = vec!["b".repeat(63); 4].join(".");
+        for token in tokens
+            .iter()
+            .copied()
+            .chain([long.as_str(), too_long.as_str()])
+        {
+            let general = Name::from_ascii(token).and_then(|n| {
+                if n.is_fqdn() {
+                    Ok(n)
+                } else {
+                    n.append_domain(&origin())
+                }
+            });
+            match (plain_name(token, &origin()), general) {
+                (Some(plain), Ok(general)) => {
+                    assert!(plain.eq_case(&general), "{token}: {plain} vs {general}");
+                    assert_eq!(plain.is_fqdn(), general.is_fqdn(), "{token}");
+                }
+                (Some(plain), Err(e)) => panic!("{token}: {plain}, but hickory says {e}"),
+                (None, _) => {}
+            }
+        }
+        assert!(plain_name("www", &origin()).is_some());
+        assert!(plain_name("_http._tcp.svc1", &origin()).is_some());
+        assert!(plain_name("x.example.", &origin()).is_some());
     }
 
     #[test]

@@ -71,6 +71,10 @@ pub fn read_zone(
     let result = reader.read_file(path, &mut state, None).and_then(|()| {
         let origin = reader.zone_origin.take().unwrap_or(state.origin);
         reader.check_cnames(&origin)?;
+        // What comments, blank lines and directives left unused of the room
+        // made per line.
+        reader.records.shrink_to_fit();
+        reader.positions.shrink_to_fit();
         Ok(ZoneText {
             origin,
             records: std::mem::take(&mut reader.records),
@@ -150,6 +154,11 @@ impl Reader<'_> {
             }
         })?;
         self.stack.push(path.to_path_buf());
+        // A line holds a record at most: room for them all at once, rather
+        // than growing (and copying) a big zone's records a dozen times.
+        let lines = text.bytes().filter(|&b| b == b'\n').count() + 1;
+        self.records.reserve(lines);
+        self.positions.reserve(lines);
         let mut lexer = Lexer::new(&text);
         loop {
             let entry = match lexer.next_entry() {
@@ -197,23 +206,23 @@ impl Reader<'_> {
         let is_cname = |r: &Record| r.record_type() == RecordType::CNAME;
         // Beside a CNAME only its DNSSEC proofs may stand (RFC 4035 §2.5).
         let may_join = |r: &Record| matches!(r.record_type(), RecordType::RRSIG | RecordType::NSEC);
-        let aliases: HashMap<Name, usize> = self
+        // Names hash and compare ignoring case.
+        let aliases: HashMap<&Name, usize> = self
             .records
             .iter()
             .enumerate()
             .filter(|(_, r)| is_cname(r))
-            .map(|(at, r)| (r.name.to_lowercase(), at))
+            .map(|(at, r)| (&r.name, at))
             .collect();
         if aliases.is_empty() {
             return Ok(());
         }
         let origin = origin.to_lowercase();
         for (at, record) in self.records.iter().enumerate() {
-            let owner = record.name.to_lowercase();
-            let Some(&alias) = aliases.get(&owner) else {
+            let Some(&alias) = aliases.get(&record.name) else {
                 continue;
             };
-            let reason = if owner == origin && is_cname(record) {
+            let reason = if record.name == origin && is_cname(record) {
                 format!(
                     "CNAME at the zone's apex {origin}, beside its SOA and NS (RFC 1034 §3.6.2)"
                 )
@@ -324,7 +333,7 @@ fn is_setting(entry: &Entry) -> bool {
 
 /// `<owner> [<TTL>] [<class>] <type> <RDATA>`, TTL and class in either order.
 fn record(entry: &Entry, state: &mut State) -> Result<Record, String> {
-    let mut tokens = &entry.tokens[..];
+    let mut tokens = entry.tokens;
     if !entry.blank_owner {
         state.owner = Some(rdata::name(tokens[0], &state.origin)?);
         tokens = &tokens[1..];
@@ -347,12 +356,7 @@ fn record(entry: &Entry, state: &mut State) -> Result<Record, String> {
                 return Err(format!("class {token}: only class IN is served"));
             }
         } else {
-            let upper = token.to_ascii_uppercase();
-            rtype = Some(
-                upper
-                    .parse::<RecordType>()
-                    .map_err(|_| format!("{token:?} is not a record type berth knows"))?,
-            );
+            rtype = Some(record_type(token)?);
             break;
         }
     }
@@ -369,6 +373,17 @@ fn record(entry: &Entry, state: &mut State) -> Result<Record, String> {
     };
     let data = rdata::parse(rtype, tokens, &state.origin)?;
     Ok(Record::new(owner, ttl, data))
+}
+
+/// A type in any case; hickory reads upper case only.
+fn record_type(token: &str) -> Result<RecordType, String> {
+    let unknown = || format!("{token:?} is not a record type berth knows");
+    let parsed = if token.bytes().any(|b| b.is_ascii_lowercase()) {
+        token.to_ascii_uppercase().parse::<RecordType>()
+    } else {
+        token.parse::<RecordType>()
+    };
+    parsed.map_err(|_| unknown())
 }
 
 fn class(token: &str) -> Option<DNSClass> {
