@@ -7,13 +7,37 @@
 //! each call is next to it; in short, every pointer handed to the kernel
 //! points into a buffer owned by the [`Batch`], which is borrowed mutably for
 //! the whole call, and every length handed over is that buffer's length.
+//! [`force_receive_buffer`] is here for the same reason: SO_RCVBUFFORCE has
+//! no safe wrapper.
 
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 
-use libc::{c_uint, iovec, mmsghdr, sockaddr_in, sockaddr_in6, sockaddr_storage, socklen_t};
+use libc::{c_int, c_uint, iovec, mmsghdr, sockaddr_in, sockaddr_in6, sockaddr_storage, socklen_t};
+
+/// Sets the socket's receive buffer to `bytes` with SO_RCVBUFFORCE, which
+/// ignores `net.core.rmem_max` but needs CAP_NET_ADMIN: without it the
+/// error is EPERM, and the caller falls back to SO_RCVBUF.
+pub fn force_receive_buffer(socket: impl AsFd, bytes: usize) -> io::Result<()> {
+    let value = c_int::try_from(bytes).unwrap_or(c_int::MAX);
+    // SAFETY: the option value is one c_int that lives across the call, and
+    // the length handed over is its size; the kernel only reads it.
+    let result = unsafe {
+        libc::setsockopt(
+            socket.as_fd().as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&value as *const c_int).cast(),
+            size_of::<c_int>() as socklen_t,
+        )
+    };
+    if result < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
 
 /// Datagrams per system call. NSD's figure; more buys nothing measurable
 /// at the rates two cores reach.

@@ -26,9 +26,14 @@ use tokio_util::task::TaskTracker;
 
 use super::handler::{Action, Handler};
 use super::message::{MAX_UDP_PAYLOAD, Transport};
-use super::mmsg::Batch;
+use super::mmsg::{Batch, force_receive_buffer};
 use super::tcp;
 
+/// Receive buffer asked for on each UDP socket, NSD's figure. The kernel's
+/// default (`net.core.rmem_default`, usually 208 KiB of accounting, about
+/// 250 queries with their overhead) overflows under a burst at full rate;
+/// the kernel doubles what is asked for, so this gives 2 MiB of accounting.
+const UDP_RECEIVE_BUFFER: usize = 1 << 20;
 /// How often an idle UDP worker checks whether to stop.
 const UDP_STOP_POLL: Duration = Duration::from_millis(200);
 /// How long open TCP connections get to finish after the stop signal.
@@ -63,7 +68,10 @@ fn bind_one(requested: SocketAddr, udp_sockets: usize) -> io::Result<Bound> {
             .map(|_| udp_socket(address))
             .collect::<io::Result<Vec<_>>>()
         {
-            Ok(udp) => return Ok(Bound { address, udp, tcp }),
+            Ok(udp) => {
+                log_receive_buffer(address, &udp);
+                return Ok(Bound { address, udp, tcp });
+            }
             Err(error) => last_error = Some(error),
         }
     }
@@ -82,9 +90,37 @@ fn new_socket(address: SocketAddr, kind: Type, protocol: Protocol) -> io::Result
 fn udp_socket(address: SocketAddr) -> io::Result<UdpSocket> {
     let socket = new_socket(address, Type::DGRAM, Protocol::UDP)?;
     socket.set_reuse_port(true)?;
+    enlarge_receive_buffer(&socket);
     socket.bind(&address.into())?;
     socket.set_read_timeout(Some(UDP_STOP_POLL))?;
     Ok(socket.into())
+}
+
+/// Asks for [`UDP_RECEIVE_BUFFER`] as NSD does: forced when berth may (root
+/// in a container usually may), else as much as `net.core.rmem_max` allows,
+/// which the kernel applies without saying. A refusal leaves the default,
+/// which still serves.
+fn enlarge_receive_buffer(socket: &Socket) {
+    if force_receive_buffer(socket, UDP_RECEIVE_BUFFER).is_err() {
+        let _ = socket.set_recv_buffer_size(UDP_RECEIVE_BUFFER);
+    }
+}
+
+/// Says once per address what the kernel granted (all its sockets were
+/// asked the same), since a capped buffer is otherwise invisible.
+fn log_receive_buffer(address: SocketAddr, udp: &[UdpSocket]) {
+    let Some(first) = udp.first() else {
+        return;
+    };
+    match socket2::SockRef::from(first).recv_buffer_size() {
+        Ok(bytes) => tracing::info!(
+            %address,
+            bytes,
+            asked = UDP_RECEIVE_BUFFER,
+            "udp receive buffer (the kernel counts double what is asked)"
+        ),
+        Err(error) => tracing::debug!(%address, %error, "udp receive buffer unknown"),
+    }
 }
 
 fn tcp_listener(address: SocketAddr) -> io::Result<std::net::TcpListener> {

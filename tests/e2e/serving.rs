@@ -53,3 +53,63 @@ fn other_classes_transfers_and_foreign_names_are_refused() {
         axfr.raw
     );
 }
+
+/// A burst at full rate overflows the kernel's default receive buffer and
+/// loses queries; berth asks for 1 MiB, as NSD does. The kernel grants it
+/// whole to a privileged process and caps it at `net.core.rmem_max`
+/// otherwise, then counts double; either way it is more than the default.
+#[test]
+fn udp_sockets_get_a_receive_buffer_larger_than_the_default() {
+    if !require("ss") {
+        return;
+    }
+    let berth = Berth::start(&[]);
+    let default = core_sysctl("rmem_default");
+    let granted_at_least = 2 * core_sysctl("rmem_max").min(1 << 20);
+    let buffers = udp_receive_buffers(berth.port());
+    assert!(
+        !buffers.is_empty(),
+        "ss lists no UDP socket on port {}",
+        berth.port()
+    );
+    for buffer in buffers {
+        assert!(buffer > default, "rb {buffer} <= rmem_default {default}");
+        assert!(
+            buffer >= granted_at_least,
+            "rb {buffer} < {granted_at_least}"
+        );
+    }
+    assert!(
+        berth.log().contains("udp receive buffer"),
+        "{}",
+        berth.log()
+    );
+}
+
+fn core_sysctl(name: &str) -> u64 {
+    let path = format!("/proc/sys/net/core/{name}");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{path}: {text:?}: {e}"))
+}
+
+/// The `rb` (receive buffer) of each UDP socket bound to `port`, from
+/// `ss -m`: one per worker thread, all sharing the port.
+fn udp_receive_buffers(port: u16) -> Vec<u64> {
+    let output = std::process::Command::new("ss")
+        .args(["-ulmnH", &format!("sport = :{port}")])
+        .output()
+        .expect("run ss");
+    assert!(output.status.success(), "ss failed: {output:?}");
+    String::from_utf8_lossy(&output.stdout)
+        .split("skmem:(")
+        .skip(1)
+        .filter_map(|memory| {
+            memory
+                .split([',', ')'])
+                .find_map(|field| field.strip_prefix("rb"))
+                .and_then(|bytes| bytes.parse().ok())
+        })
+        .collect()
+}
