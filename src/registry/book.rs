@@ -157,35 +157,32 @@ pub(super) fn service_parent(key: &[u8]) -> Option<&[u8]> {
 /// An entity's records grouped by owner and encoded: the nodes, and their
 /// lookup keys.
 fn encode(records: Vec<Record>) -> (Vec<Arc<Node>>, Vec<NameKey>) {
-    // (lookup key, owner as written, record)
-    let mut keyed: Vec<(NameKey, Vec<u8>, Record)> = records
-        .into_iter()
-        .map(|record| {
-            let owner = name::wire(&record.name);
-            let mut key = owner.clone().into_boxed_slice();
-            key.make_ascii_lowercase();
-            (key, owner, record)
-        })
+    // Sorted by key with the records left in place: a Record is large to
+    // move, and a zone file brings a million of them.
+    let mut order: Vec<(NameKey, usize)> = records
+        .iter()
+        .enumerate()
+        .map(|(at, record)| (name::key(&record.name), at))
         .collect();
     // Stable: the records of one owner stay in the order written.
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    order.sort_by(|a, b| a.0.cmp(&b.0));
     let mut nodes = Vec::new();
     let mut keys: Vec<NameKey> = Vec::new();
     let mut group: Vec<&Record> = Vec::new();
-    let mut at = 0;
-    while let Some((key, owner, _)) = keyed.get(at) {
+    let mut order = order.into_iter().peekable();
+    while let Some((key, first)) = order.next() {
         group.clear();
-        while let Some((next, _, record)) = keyed.get(at) {
-            if next != key {
-                break;
-            }
-            group.push(record);
-            at += 1;
+        group.extend(records.get(first));
+        while let Some((_, at)) = order.next_if(|(next, _)| *next == key) {
+            group.extend(records.get(at));
         }
-        let node = Node::build_at(owner[..].into(), &group);
+        let Some(owner) = group.first().map(|record| name::wire(&record.name)) else {
+            continue;
+        };
+        let node = Node::build_at(owner.into(), &group);
         if !node.is_empty() {
             nodes.push(Arc::new(node));
-            keys.push(key.clone());
+            keys.push(key);
         }
     }
     (nodes, keys)
@@ -373,15 +370,16 @@ impl Book {
         self.services.get(key).into_iter().flatten()
     }
 
-    /// Every name some entity owns records at, each once.
+    /// Every name some entity owns records at: a name two large entities
+    /// share is listed twice.
     pub(super) fn names(&self) -> Vec<NameKey> {
-        let mut names: FastSet<NameKey> = self.owners.keys().cloned().collect();
+        let mut names: Vec<NameKey> = self.owners.keys().cloned().collect();
         for slot in &self.large {
             if let Some(Some(stored)) = self.slots.get(*slot as usize) {
                 names.extend(stored.nodes.iter().map(|node| node.key()));
             }
         }
-        names.into_iter().collect()
+        names
     }
 
     pub(super) fn has_records_at(&self, key: &[u8]) -> bool {

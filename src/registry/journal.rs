@@ -87,7 +87,7 @@ impl Journal {
                 (&mut added, &new_records, &old_records, new),
             ] {
                 let Some(node) = node else { continue };
-                let owner: Arc<[u8]> = node.owner.clone().into();
+                let owner: Arc<[u8]> = node.owner.clone();
                 for record in from.iter().filter(|r| !other.contains(r)) {
                     list.push(JournalRecord {
                         owner: owner.clone(),

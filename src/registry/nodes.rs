@@ -41,6 +41,10 @@ pub struct Nodes {
 
 impl Nodes {
     pub fn get(&self, key: &[u8]) -> Option<&Arc<Node>> {
+        // Most zones have no overlay: spare the query path its hashing.
+        if self.overlay.is_empty() {
+            return self.base.get(key);
+        }
         match self.overlay.get(key) {
             Some(changed) => changed.as_ref(),
             None => self.base.get(key),
@@ -49,6 +53,9 @@ impl Nodes {
 
     /// The node at `key` and the key as the map holds it.
     pub fn get_key_value(&self, key: &[u8]) -> Option<(&Arc<[u8]>, &Arc<Node>)> {
+        if self.overlay.is_empty() {
+            return self.base.get_key_value(key);
+        }
         match self.overlay.get_key_value(key) {
             Some((held, Some(node))) => Some((held, node)),
             Some((_, None)) => None,
@@ -99,7 +106,9 @@ impl Nodes {
     pub(super) fn insert(&mut self, key: Arc<[u8]>, node: Arc<Node>) {
         match Arc::get_mut(&mut self.base) {
             Some(base) => {
-                self.overlay.remove(&key[..]);
+                if !self.overlay.is_empty() {
+                    self.overlay.remove(&key[..]);
+                }
                 base.insert(key, node);
             }
             None => {
@@ -112,7 +121,9 @@ impl Nodes {
         match Arc::get_mut(&mut self.base) {
             Some(base) => {
                 base.remove(key);
-                self.overlay.remove(key);
+                if !self.overlay.is_empty() {
+                    self.overlay.remove(key);
+                }
             }
             None => match self.base.get_key_value(key) {
                 Some((held, _)) => {

@@ -108,7 +108,9 @@ impl Snapshot {
 pub struct Node {
     /// The owner as the source wrote it (case preserved), in wire format.
     /// Empty for an empty non-terminal, whose owner is never written.
-    pub owner: Box<[u8]>,
+    /// Shared: where it is already lower case it is also the zone's key
+    /// for the name.
+    pub owner: Arc<[u8]>,
     /// Sorted by type, at most one per type.
     pub rrsets: Box<[RRset]>,
 }
@@ -119,7 +121,7 @@ impl Node {
     pub fn empty_non_terminal() -> Arc<Node> {
         static EMPTY: std::sync::LazyLock<Arc<Node>> = std::sync::LazyLock::new(|| {
             Arc::new(Node {
-                owner: Box::default(),
+                owner: Arc::new([]),
                 rrsets: Box::default(),
             })
         });
@@ -137,11 +139,11 @@ impl Node {
     /// Groups `records` (all owned by `owner`) into RRsets: duplicates
     /// removed, one TTL per RRset (the lowest, RFC 2181 §5.2).
     pub fn build(owner: &Name, records: &[&Record]) -> Self {
-        Node::build_at(name::wire(owner).into_boxed_slice(), records)
+        Node::build_at(name::wire(owner).into(), records)
     }
 
     /// [`Node::build`] with the owner already in wire format.
-    pub fn build_at(owner: Box<[u8]>, records: &[&Record]) -> Self {
+    pub fn build_at(owner: Arc<[u8]>, records: &[&Record]) -> Self {
         // (type, lowest TTL seen, distinct records)
         let mut by_type: Vec<(RecordType, u32, Vec<&Record>)> = Vec::new();
         for record in records {
@@ -167,7 +169,7 @@ impl Node {
     /// The node at `owner` that several sources' RRsets make together: one
     /// RRset per type, each the union of those given for it, at the lowest
     /// of their TTLs.
-    pub fn merge(owner: &[u8], mut sets: Vec<&RRset>) -> Self {
+    pub fn merge(owner: Arc<[u8]>, mut sets: Vec<&RRset>) -> Self {
         sets.sort_by_key(|set| set.rtype);
         let mut rrsets: Vec<RRset> = Vec::with_capacity(sets.len());
         for set in sets {
@@ -177,14 +179,14 @@ impl Node {
             }
         }
         Node {
-            owner: owner.into(),
+            owner,
             rrsets: rrsets.into_boxed_slice(),
         }
     }
 
     /// The lookup key of this node's owner.
     pub fn key(&self) -> NameKey {
-        let mut key = self.owner.clone();
+        let mut key: NameKey = self.owner[..].into();
         key.make_ascii_lowercase();
         key
     }

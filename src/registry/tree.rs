@@ -75,22 +75,28 @@ impl ZoneTree {
     /// empty non-terminal; the apex always stays.
     pub(super) fn place(&mut self, key: &[u8], node: Arc<Node>) {
         let at_apex = key == &*self.apex_key;
-        // One allocation per name: the key the map already holds, if any.
-        let key: Arc<[u8]> = match self.nodes.get_key_value(key) {
+        let held = self.nodes.get_key_value(key);
+        let was_present = held.is_some_and(|(_, n)| !n.is_empty());
+        // No allocation for the key where one exists: the key the map
+        // holds, or the node's owner when that is already lower case.
+        let key: Arc<[u8]> = match held {
             Some((held, _)) => held.clone(),
+            None if *node.owner == *key => node.owner.clone(),
             None => key.into(),
         };
         let has_ns = node.get(RecordType::NS.into()).is_some();
         self.dirty = true;
-        self.touched.insert(key.clone());
+        // The first version's journal needs no list of what changed.
+        if self.published.is_some() {
+            self.touched.insert(key.clone());
+        }
         if !at_apex {
             if has_ns {
                 self.cuts.insert(key.clone());
-            } else {
+            } else if !self.cuts.is_empty() {
                 self.cuts.remove(&key);
             }
         }
-        let was_present = self.nodes.get(&key).is_some_and(|n| !n.is_empty());
         let is_present = !node.is_empty();
         if at_apex {
             self.nodes.insert(key, node);

@@ -323,7 +323,8 @@ impl Writer {
                     .first()
                     .map(|node| &node.owner)
                     .or(synthesized_soa.as_ref().map(|soa| &soa.owner));
-                Arc::new(Node::merge(owner.map_or(key, |o| &o[..]), sets))
+                let owner = owner.map_or_else(|| Arc::from(key), Arc::clone);
+                Arc::new(Node::merge(owner, sets))
             }
         };
         if let Some(zone) = self.zones.get_mut(&apex) {
