@@ -25,8 +25,9 @@
 //!   [`config::Config`] and run everything.
 //! - [`state`] keeps each zone's last serial across restarts (`--state-dir`).
 
-// One module needs `unsafe` (dns::mmsg: batched UDP system calls) and
-// allows it there, with its safety argument; everywhere else it is an error.
+// Two places need `unsafe` (dns::mmsg: batched UDP system calls; the
+// registry's one call to malloc_trim) and allow it there, with their
+// safety argument; everywhere else it is an error.
 #![deny(unsafe_code)]
 
 pub mod app;

@@ -138,7 +138,7 @@ impl<'s> Lookup<'_, '_, 's> {
             if self.answer(owner, cname).is_err() {
                 return Rcode::NOERROR;
             }
-            match cname.targets.first() {
+            match cname.targets().next() {
                 Some(target) if crate::registry::name::is_within(target, &self.zone.apex) => {
                     name = target;
                     owner = Owner::Name {
@@ -199,7 +199,7 @@ impl<'s> Lookup<'_, '_, 's> {
 
     /// Addresses of SRV and MX targets and NS hosts held in this zone.
     fn additional(&mut self, set: &'s RRset) {
-        for target in set.targets.iter() {
+        for target in set.targets() {
             if !crate::registry::name::is_within(target, &self.zone.apex) {
                 continue;
             }

@@ -30,6 +30,9 @@ use super::{FastMap, FastSet};
 /// entities and many small ones.
 const INDEXED_NAMES: usize = 64;
 
+/// How many `SourceId`s there are.
+const SOURCES: usize = 4;
+
 /// Where an entity is kept in the book.
 type Slot = u32;
 
@@ -38,12 +41,12 @@ type Hasher = foldhash::fast::RandomState;
 /// An entity as stored.
 struct Stored {
     source: SourceId,
-    id: String,
-    declares_zone: Option<Name>,
-    title: Option<String>,
-    /// The lookup key of `declares_zone`, kept so that placing each of a
-    /// large zone file's names does not encode it again.
-    zone_key: Option<NameKey>,
+    /// Shared with the book's index of IDs.
+    id: Arc<str>,
+    /// Boxed: most entities (containers) declare none, and the book holds
+    /// one `Stored` per container.
+    zone: Option<Box<DeclaredZone>>,
+    title: Option<Box<str>>,
     /// What it gives each name.
     nodes: Box<[Arc<Node>]>,
     /// For an entity too large for the book's index of names: its own,
@@ -69,6 +72,20 @@ impl Stored {
     fn is_indexed(&self) -> bool {
         self.nodes.len() <= INDEXED_NAMES
     }
+
+    /// Whether `entity` would be told apart from this one only by its
+    /// records: the same title and declared zone.
+    fn describes_as(&self, entity: &Entity) -> bool {
+        self.title.as_deref() == entity.title.as_deref()
+            && self.zone.as_ref().map(|zone| &zone.name) == entity.declares_zone.as_ref()
+    }
+}
+
+/// A zone an entity declares: as written, and its lookup key, kept so that
+/// placing each of a large zone file's names does not encode it again.
+struct DeclaredZone {
+    name: Name,
+    key: NameKey,
 }
 
 /// Whether a wire owner, in any case, is the name of a lookup key. Length
@@ -134,9 +151,10 @@ pub(super) struct Contribution<'a> {
 pub(super) struct Book {
     slots: Vec<Option<Stored>>,
     free: Vec<Slot>,
-    by_id: HashMap<(SourceId, String), Slot>,
+    /// Each source's entities by ID.
+    ids: [HashMap<Arc<str>, Slot>; SOURCES],
     /// Which indexed entities own records at each name.
-    owners: FastMap<NameKey, Owners>,
+    owners: FastMap<Arc<[u8]>, Owners>,
     /// Entities too large for the index.
     large: Vec<Slot>,
     /// Hashes the keys of large entities' own indexes.
@@ -194,37 +212,40 @@ impl Book {
     pub(super) fn apply(&mut self, change: Change, touched: &mut FastSet<NameKey>) {
         match change {
             Change::Replace { source, entities } => {
-                let old: Vec<Slot> = self
-                    .by_id
-                    .iter()
-                    .filter(|((s, _), _)| *s == source)
-                    .map(|(_, slot)| *slot)
-                    .collect();
+                let old: Vec<Slot> = self.ids_of(source).values().copied().collect();
                 for slot in old {
                     self.take(slot, touched);
                 }
                 for entity in entities {
-                    self.put(source, entity, touched);
+                    self.put(source, entity, touched, None);
                 }
             }
             Change::Upsert { source, entity } => {
-                if let Some(&slot) = self.by_id.get(&(source, entity.id.clone())) {
-                    self.take(slot, touched);
-                }
-                self.put(source, entity, touched);
+                let slot = self.ids_of(source).get(entity.id.as_str()).copied();
+                let mut gone = FastSet::default();
+                let before = slot.and_then(|slot| self.take(slot, &mut gone));
+                // A new version of the same entity (a zone file edited,
+                // a container renamed) touches only the names whose records
+                // changed: a one-line edit in a million-line file is one
+                // name to place again, not a million.
+                let comparable = before
+                    .as_ref()
+                    .filter(|before| before.describes_as(&entity));
+                self.put(source, entity, touched, comparable.map(|b| (b, &mut gone)));
+                touched.extend(gone);
             }
             Change::Remove { source, id } => {
-                if let Some(&slot) = self.by_id.get(&(source, id)) {
+                if let Some(&slot) = self.ids_of(source).get(id.as_str()) {
                     self.take(slot, touched);
                 }
             }
         }
     }
 
-    fn take(&mut self, slot: Slot, touched: &mut FastSet<NameKey>) {
-        let Some(stored) = self.slots.get_mut(slot as usize).and_then(Option::take) else {
-            return;
-        };
+    /// Removes the entity in `slot`, adding its names to `touched`, and
+    /// returns it.
+    fn take(&mut self, slot: Slot, touched: &mut FastSet<NameKey>) -> Option<Stored> {
+        let stored = self.slots.get_mut(slot as usize).and_then(Option::take)?;
         let indexed = stored.is_indexed();
         self.free.push(slot);
         if !indexed {
@@ -233,21 +254,45 @@ impl Book {
         for node in stored.nodes.iter() {
             let key = node.key();
             if indexed
-                && let Some(owners) = self.owners.get_mut(&key)
+                && let Some(owners) = self.owners.get_mut(&key[..])
                 && !owners.remove(slot)
             {
-                self.owners.remove(&key);
+                self.owners.remove(&key[..]);
             }
             if stored.source.only_claims() {
                 self.forget_service(&key);
             }
             touched.insert(key);
         }
-        self.by_id.remove(&(stored.source, stored.id));
+        self.ids_of_mut(stored.source).remove(&stored.id);
+        Some(stored)
     }
 
-    fn put(&mut self, source: SourceId, entity: Entity, touched: &mut FastSet<NameKey>) {
-        let (nodes, keys) = encode(entity.records);
+    /// Adds `entity`, adding its names to `touched`. With the version it
+    /// replaces and the names that version had (`gone`), a name whose
+    /// records are the same in both keeps its node and is not touched, and
+    /// leaves `gone`.
+    fn put(
+        &mut self,
+        source: SourceId,
+        entity: Entity,
+        touched: &mut FastSet<NameKey>,
+        mut before: Option<(&Stored, &mut FastSet<NameKey>)>,
+    ) {
+        let (mut nodes, keys) = encode(entity.records);
+        let mut unchanged = vec![false; nodes.len()];
+        if let Some((before, gone)) = &mut before {
+            for ((node, key), same) in nodes.iter_mut().zip(&keys).zip(&mut unchanged) {
+                if let Some(old) = before.node_at(key, &self.hasher)
+                    && **old == **node
+                {
+                    // The zone shares the old node: keep that one.
+                    *node = old.clone();
+                    *same = true;
+                }
+                gone.remove(key);
+            }
+        }
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None => {
@@ -269,10 +314,14 @@ impl Book {
         }
         let stored = Stored {
             source,
-            id: entity.id,
-            zone_key: entity.declares_zone.as_ref().map(name::key),
-            declares_zone: entity.declares_zone,
-            title: entity.title,
+            id: entity.id.into(),
+            zone: entity.declares_zone.map(|name| {
+                Box::new(DeclaredZone {
+                    key: name::key(&name),
+                    name,
+                })
+            }),
+            title: entity.title.map(String::into_boxed_str),
             nodes: nodes.into_boxed_slice(),
             positions,
         };
@@ -280,12 +329,17 @@ impl Book {
         if !indexed {
             self.large.push(slot);
         }
-        for key in keys {
+        for (at, (key, node)) in keys.into_iter().zip(stored.nodes.iter()).enumerate() {
             if indexed {
-                match self.owners.get_mut(&key) {
+                match self.owners.get_mut(&key[..]) {
                     Some(owners) => owners.add(slot),
                     None => {
-                        self.owners.insert(key.clone(), Owners::One(slot));
+                        // The node's owner is the key where it is lower case.
+                        let shared = match *node.owner == *key {
+                            true => node.owner.clone(),
+                            false => key[..].into(),
+                        };
+                        self.owners.insert(shared, Owners::One(slot));
                     }
                 }
             }
@@ -297,12 +351,22 @@ impl Book {
                     below.push(key.clone());
                 }
             }
-            touched.insert(key);
+            if !unchanged[at] {
+                touched.insert(key);
+            }
         }
-        self.by_id.insert((source, stored.id.clone()), slot);
+        self.ids_of_mut(source).insert(stored.id.clone(), slot);
         if let Some(place) = self.slots.get_mut(slot as usize) {
             *place = Some(stored);
         }
+    }
+
+    fn ids_of(&self, source: SourceId) -> &HashMap<Arc<str>, Slot> {
+        &self.ids[source as usize]
+    }
+
+    fn ids_of_mut(&mut self, source: SourceId) -> &mut HashMap<Arc<str>, Slot> {
+        &mut self.ids[source as usize]
     }
 
     fn stored(&self) -> impl Iterator<Item = &Stored> {
@@ -310,7 +374,7 @@ impl Book {
     }
 
     fn stored_as(&self, source: SourceId, id: &str) -> Option<&Stored> {
-        let slot = *self.by_id.get(&(source, id.to_owned()))?;
+        let slot = *self.ids_of(source).get(id)?;
         self.slots.get(slot as usize)?.as_ref()
     }
 
@@ -321,14 +385,14 @@ impl Book {
     pub(super) fn may_change_zones(&self, change: &Change) -> bool {
         let stored_declares = |source: SourceId, id: &str| {
             self.stored_as(source, id)
-                .is_some_and(|stored| stored.declares_zone.is_some())
+                .is_some_and(|stored| stored.zone.is_some())
         };
         match change {
             Change::Replace { source, entities } => {
                 entities.iter().any(|e| e.declares_zone.is_some())
                     || self
                         .stored()
-                        .any(|stored| stored.source == *source && stored.declares_zone.is_some())
+                        .any(|stored| stored.source == *source && stored.zone.is_some())
             }
             Change::Upsert { source, entity } => {
                 entity.declares_zone.is_some() || stored_declares(*source, &entity.id)
@@ -339,7 +403,10 @@ impl Book {
 
     /// The lookup keys of the zones entities declare, sorted, each once.
     pub(super) fn declared_zones(&self) -> Vec<NameKey> {
-        let mut zones: Vec<NameKey> = self.stored().filter_map(|e| e.zone_key.clone()).collect();
+        let mut zones: Vec<NameKey> = self
+            .stored()
+            .filter_map(|e| Some(e.zone.as_ref()?.key.clone()))
+            .collect();
         zones.sort();
         zones.dedup();
         zones
@@ -349,7 +416,7 @@ impl Book {
     /// appears twice).
     pub(super) fn declared_zone_names(&self) -> Vec<Name> {
         self.stored()
-            .filter_map(|e| e.declares_zone.clone())
+            .filter_map(|e| Some(e.zone.as_ref()?.name.clone()))
             .collect()
     }
 
@@ -373,7 +440,7 @@ impl Book {
     /// Every name some entity owns records at: a name two large entities
     /// share is listed twice.
     pub(super) fn names(&self) -> Vec<NameKey> {
-        let mut names: Vec<NameKey> = self.owners.keys().cloned().collect();
+        let mut names: Vec<NameKey> = self.owners.keys().map(|key| key[..].into()).collect();
         for slot in &self.large {
             if let Some(Some(stored)) = self.slots.get(*slot as usize) {
                 names.extend(stored.nodes.iter().map(|node| node.key()));
@@ -398,7 +465,7 @@ impl Book {
                     source: stored.source,
                     id: &stored.id,
                     title: stored.title.as_deref(),
-                    zone: stored.zone_key.as_deref(),
+                    zone: stored.zone.as_ref().map(|zone| &zone.key[..]),
                     node: stored.node_at(key, &self.hasher)?,
                 })
             })
@@ -454,6 +521,33 @@ mod tests {
         };
         assert_eq!(touched_by(&mut book, replace), [b]);
         assert!(book.names().is_empty());
+    }
+
+    #[test]
+    fn a_new_version_touches_only_the_names_that_changed() {
+        let hosts: Vec<String> = (0..100).map(|i| format!("h{i}.z.")).collect();
+        let file = |changed: &str| {
+            let mut records: Vec<Record> = hosts
+                .iter()
+                .map(|host| Record::address(name(host), 5, "192.0.2.1".parse().unwrap()))
+                .collect();
+            records.push(Record::address(name("x.z."), 5, changed.parse().unwrap()));
+            Change::Upsert {
+                source: SourceId::ZoneFiles,
+                entity: Entity::new("z.zone", records),
+            }
+        };
+        let mut book = Book::default();
+        assert_eq!(touched_by(&mut book, file("192.0.2.7")).len(), 101);
+        let x = name::key(&name("x.z."));
+        assert_eq!(touched_by(&mut book, file("192.0.2.8")), [x]);
+        assert!(touched_by(&mut book, file("192.0.2.8")).is_empty());
+        // A name that goes is touched too.
+        let fewer = Change::Upsert {
+            source: SourceId::ZoneFiles,
+            entity: entity("z.zone", &["h0.z."]),
+        };
+        assert_eq!(touched_by(&mut book, fewer).len(), 100);
     }
 
     #[test]

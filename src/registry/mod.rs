@@ -40,6 +40,24 @@ type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 /// Read side: the current snapshot, loadable from any thread without locks.
 pub type SnapshotCell = Arc<ArcSwap<Snapshot>>;
 
+/// Records in one burst past which the memory freed meanwhile (the records
+/// a zone file came as, the version it replaced) is handed back to the
+/// system: the allocator keeps it otherwise, and a large zone's reload
+/// frees hundreds of megabytes. Below it, not worth a pass over the heap.
+const RELEASE_AFTER: usize = 50_000;
+
+/// Asks glibc's allocator to return the free pages of every arena to the
+/// system (malloc_trim(3)); elsewhere, nothing.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointers and only walks the allocator's
+    // own free lists, under its locks; it is safe to call at any time.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// What the writer's channel carries.
 enum Message {
     Change(Change),
@@ -145,18 +163,25 @@ pub fn spawn_resuming(
         .spawn(move || {
             let mut flushes = Vec::new();
             while let Some(message) = rx.blocking_recv() {
+                let mut placed = 0;
                 // Fold a burst (a resync, containers started together) into
                 // one publish.
                 let mut next = Some(message);
                 while let Some(message) = next {
                     match message {
-                        Message::Change(change) => writer.apply(change),
+                        Message::Change(change) => {
+                            placed += change.records();
+                            writer.apply(change);
+                        }
                         Message::Flush(done) => flushes.push(done),
                     }
                     next = rx.try_recv().ok();
                 }
                 published.store(writer.publish());
                 tick.send_replace(());
+                if placed >= RELEASE_AFTER {
+                    release_free_memory();
+                }
                 for done in flushes.drain(..) {
                     let _ = done.send(());
                 }

@@ -124,6 +124,17 @@ pub enum Change {
     Remove { source: SourceId, id: String },
 }
 
+impl Change {
+    /// How many records the change brings.
+    pub fn records(&self) -> usize {
+        match self {
+            Change::Replace { entities, .. } => entities.iter().map(|e| e.records.len()).sum(),
+            Change::Upsert { entity, .. } => entity.records.len(),
+            Change::Remove { .. } => 0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -104,7 +104,7 @@ impl Snapshot {
 ///
 /// Kept small: a zone of a million names holds a million of these, and two
 /// boxed slices cost less than a `Vec` with its spare capacity beside.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Node {
     /// The owner as the source wrote it (case preserved), in wire format.
     /// Empty for an empty non-terminal, whose owner is never written.
@@ -194,7 +194,7 @@ impl Node {
 
 /// One RRset, pre-encoded: for each record, the wire bytes that follow its
 /// owner name (TYPE, CLASS, TTL, RDLENGTH, RDATA).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RRset {
     pub rtype: Rtype,
     pub ttl: u32,
@@ -202,7 +202,9 @@ pub struct RRset {
     pub tails: Box<[u8]>,
     /// Names whose addresses belong in the additional section (SRV and MX
     /// targets, NS hosts), or the target of a CNAME; lower-cased wire keys.
-    pub targets: Box<[NameKey]>,
+    /// One after another, each ending in its root label: one allocation,
+    /// not one per name. See [`RRset::targets`].
+    targets: Box<[u8]>,
 }
 
 /// Sources name types with hickory's enum; snapshots carry the wire value.
@@ -217,7 +219,7 @@ impl RRset {
         // Room for an SRV with a long target: growing the buffer cost more
         // than the shrink to fit at the end.
         let mut tails = Vec::with_capacity(records.len() * 64);
-        let mut targets: Vec<NameKey> = Vec::new();
+        let mut targets: Vec<u8> = Vec::new();
         let mut count = 0u16;
         for record in records {
             let start = tails.len();
@@ -248,8 +250,8 @@ impl RRset {
             };
             if let Some(target) = target {
                 let key = name::key(target);
-                if !targets.contains(&key) {
-                    targets.push(key);
+                if !names_in(&targets).any(|known| *known == *key) {
+                    targets.extend_from_slice(&key);
                 }
             }
         }
@@ -293,9 +295,9 @@ impl RRset {
             count += 1;
         }
         let mut targets = self.targets.to_vec();
-        for target in other.targets.iter() {
-            if !targets.contains(target) {
-                targets.push(target.clone());
+        for target in other.targets() {
+            if !names_in(&targets).any(|known| known == target) {
+                targets.extend_from_slice(target);
             }
         }
         RRset {
@@ -320,6 +322,12 @@ impl RRset {
         copy
     }
 
+    /// Names whose addresses belong in the additional section (SRV and MX
+    /// targets, NS hosts), or the target of a CNAME: lower-cased wire keys.
+    pub fn targets(&self) -> impl Iterator<Item = &[u8]> {
+        names_in(&self.targets)
+    }
+
     /// Iterates the encoded records (each TYPE…RDATA).
     pub fn records(&self) -> impl Iterator<Item = &[u8]> {
         RRset::records_in(&self.tails)
@@ -335,6 +343,24 @@ impl RRset {
             Some(record)
         })
     }
+}
+
+/// The wire names laid one after another in `names`.
+fn names_in(names: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = names;
+    std::iter::from_fn(move || {
+        let mut at = 0usize;
+        loop {
+            let len = *rest.get(at)? as usize;
+            at += 1 + len;
+            if len == 0 {
+                break;
+            }
+        }
+        let (name, after) = rest.split_at_checked(at)?;
+        rest = after;
+        Some(name)
+    })
 }
 
 /// Walks from `name` towards the apex of `zone`: the lookup keys of every
