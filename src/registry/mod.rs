@@ -44,7 +44,7 @@ pub type SnapshotCell = Arc<ArcSwap<Snapshot>>;
 /// a zone file came as, the version it replaced) is handed back to the
 /// system: the allocator keeps it otherwise, and a large zone's reload
 /// frees hundreds of megabytes. Below it, not worth a pass over the heap.
-const RELEASE_AFTER: usize = 50_000;
+const RELEASE_AFTER: usize = 10_000;
 
 /// Asks glibc's allocator to return the free pages of every arena to the
 /// system (malloc_trim(3)); elsewhere, nothing.
