@@ -24,14 +24,25 @@ use super::record::{Change, Entity, Record, SourceId};
 use super::snapshot::Node;
 use super::{FastMap, FastSet};
 
-/// Entities with more names than this (zone files, as a rule) are searched
-/// one by one for a name; smaller ones (containers) are found through the
-/// index of names, which costs an entry per name. There are few large
-/// entities and many small ones.
+/// Entities with up to this many names (containers, as a rule) are found
+/// through the book's index of names, an entry per name; larger ones (zone
+/// files) each keep an index of their own, four bytes a name, and are asked
+/// one by one. There are many small entities and few large ones.
 const INDEXED_NAMES: usize = 64;
 
-/// How many `SourceId`s there are.
+/// How many `SourceId`s there are: see [`source_index`].
 const SOURCES: usize = 4;
+
+/// Where a source's IDs are kept in [`Book::ids`]. A new source fails to
+/// compile here rather than index past the array.
+fn source_index(source: SourceId) -> usize {
+    match source {
+        SourceId::Config => 0,
+        SourceId::ZoneFiles => 1,
+        SourceId::Docker => 2,
+        SourceId::Etcd => 3,
+    }
+}
 
 /// Where an entity is kept in the book.
 type Slot = u32;
@@ -155,7 +166,7 @@ pub(super) struct Book {
     ids: [HashMap<Arc<str>, Slot>; SOURCES],
     /// Which indexed entities own records at each name.
     owners: FastMap<Arc<[u8]>, Owners>,
-    /// Entities too large for the index.
+    /// Entities too large for the index of names.
     large: Vec<Slot>,
     /// Hashes the keys of large entities' own indexes.
     hasher: Hasher,
@@ -224,10 +235,11 @@ impl Book {
                 let slot = self.ids_of(source).get(entity.id.as_str()).copied();
                 let mut gone = FastSet::default();
                 let before = slot.and_then(|slot| self.take(slot, &mut gone));
-                // A new version of the same entity (a zone file edited,
-                // a container renamed) touches only the names whose records
-                // changed: a one-line edit in a million-line file is one
-                // name to place again, not a million.
+                // A new version of the same entity (a zone file edited, a
+                // container joining a network) touches only the names whose
+                // records changed: a one-line edit in a million-line file is
+                // one name to place again, not a million. A new title or
+                // zone changes how every name is described: all are placed.
                 let comparable = before
                     .as_ref()
                     .filter(|before| before.describes_as(&entity));
@@ -362,11 +374,11 @@ impl Book {
     }
 
     fn ids_of(&self, source: SourceId) -> &HashMap<Arc<str>, Slot> {
-        &self.ids[source as usize]
+        &self.ids[source_index(source)]
     }
 
     fn ids_of_mut(&mut self, source: SourceId) -> &mut HashMap<Arc<str>, Slot> {
-        &mut self.ids[source as usize]
+        &mut self.ids[source_index(source)]
     }
 
     fn stored(&self) -> impl Iterator<Item = &Stored> {
