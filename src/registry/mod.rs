@@ -163,14 +163,14 @@ pub fn spawn_resuming(
         .spawn(move || {
             let mut flushes = Vec::new();
             while let Some(message) = rx.blocking_recv() {
-                let mut placed = 0;
+                let mut records = 0;
                 // Fold a burst (a resync, containers started together) into
                 // one publish.
                 let mut next = Some(message);
                 while let Some(message) = next {
                     match message {
                         Message::Change(change) => {
-                            placed += change.records();
+                            records += change.records();
                             writer.apply(change);
                         }
                         Message::Flush(done) => flushes.push(done),
@@ -179,7 +179,7 @@ pub fn spawn_resuming(
                 }
                 published.store(writer.publish());
                 tick.send_replace(());
-                if placed >= RELEASE_AFTER {
+                if records >= RELEASE_AFTER {
                     release_free_memory();
                 }
                 for done in flushes.drain(..) {

@@ -15,6 +15,7 @@ mod reader;
 
 use std::collections::BTreeMap;
 use std::hash::BuildHasher;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -404,18 +405,19 @@ fn entity(
     let written = records.len();
     if is_configured {
         // Addresses in berth's own zones answer reverse lookups too.
-        let reverse = |r: &Record| match &r.data {
+        let address = |r: &Record| match &r.data {
             _ if r.name.is_wildcard() => None,
-            RData::A(a) => Some(Record::reverse(a.0.into(), ttl, r.name.clone())),
-            RData::AAAA(aaaa) => Some(Record::reverse(aaaa.0.into(), ttl, r.name.clone())),
+            RData::A(a) => Some(IpAddr::from(a.0)),
+            RData::AAAA(aaaa) => Some(IpAddr::from(aaaa.0)),
             _ => None,
         };
         // Counted first: growing a big zone's records twice over would
         // copy them all.
-        let count = records.iter().filter_map(reverse).count();
+        let count = records.iter().filter(|r| address(r).is_some()).count();
         records.reserve_exact(count);
         for at in 0..written {
-            if let Some(ptr) = reverse(&records[at]) {
+            if let Some(ip) = address(&records[at]) {
+                let ptr = Record::reverse(ip, ttl, records[at].name.clone());
                 records.push(ptr);
             }
         }
